@@ -1,0 +1,523 @@
+/*
+ * Packet encoding. Sizing (shape) and validation (content) are separate so
+ * that mqttproto_encoded_size() stays cheap; mqttproto_encode() does both,
+ * so what it writes always decodes back to the same packet.
+ */
+#include "codec_internal.h"
+#include "properties.h"
+
+#include "mqttproto/topic.h"
+
+/* Sizes computed once and used by the writer. */
+struct layout {
+    size_t remaining;  /* the Remaining Length */
+    size_t props;      /* content length of the packet's property block */
+    size_t will_props; /* content length of the will's property block */
+    uint8_t short_form; /* acks, DISCONNECT, AUTH: fields left out (0, 1 or 2) */
+};
+
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        int try_rc_ = (expr);                                                                      \
+        if (try_rc_ != 0) {                                                                        \
+            return try_rc_;                                                                        \
+        }                                                                                          \
+    } while (0)
+
+static inline int check_len(size_t len, const void *data)
+{
+    if (len > 65535) {
+        return MQTTPROTO_ERR_STRING_TOO_LONG;
+    }
+    return data == NULL && len != 0 ? MQTTPROTO_ERR_INVALID_ARGUMENT : 0;
+}
+
+static int props_size(const mqttproto_properties *props, int context, size_t *content)
+{
+    ptrdiff_t n = mqttproto_props_size(props, context);
+    if (n < 0) {
+        return (int)n;
+    }
+    *content = (size_t)n;
+    return 0;
+}
+
+static int connect_shape(const mqttproto_connect *c, struct layout *l, size_t *body)
+{
+    TRY(props_size(&c->properties, MQTTPROTO_PACKET_CONNECT, &l->props));
+    TRY(check_len(c->client_id.len, c->client_id.data));
+    size_t n = 10 + props_total_size(l->props) + 2 + c->client_id.len;
+    if (c->has_will) {
+        TRY(props_size(&c->will.properties, MQTTPROTO_PROPERTY_CONTEXT_WILL, &l->will_props));
+        TRY(check_len(c->will.topic.len, c->will.topic.data));
+        TRY(check_len(c->will.payload.len, c->will.payload.data));
+        n += props_total_size(l->will_props) + 4 + c->will.topic.len + c->will.payload.len;
+    }
+    if (c->has_username) {
+        TRY(check_len(c->username.len, c->username.data));
+        n += 2 + c->username.len;
+    }
+    if (c->has_password) {
+        TRY(check_len(c->password.len, c->password.data));
+        n += 2 + c->password.len;
+    }
+    *body = n;
+    return 0;
+}
+
+static int subscribe_shape(const mqttproto_subscribe *s, struct layout *l, size_t *body)
+{
+    TRY(props_size(&s->properties, MQTTPROTO_PACKET_SUBSCRIBE, &l->props));
+    size_t n = 2 + props_total_size(l->props);
+    size_t cursor = 0;
+    size_t count = 0;
+    mqttproto_subscription sub;
+    while (mqttproto_subscriptions_next(&s->subscriptions, &cursor, &sub)) {
+        TRY(check_len(sub.topic_filter.len, sub.topic_filter.data));
+        n += 3 + sub.topic_filter.len;
+        count++;
+    }
+    if (count != s->subscriptions.count) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    *body = n;
+    return 0;
+}
+
+static int unsubscribe_shape(const mqttproto_unsubscribe *u, struct layout *l, size_t *body)
+{
+    TRY(props_size(&u->properties, MQTTPROTO_PACKET_UNSUBSCRIBE, &l->props));
+    size_t n = 2 + props_total_size(l->props);
+    size_t cursor = 0;
+    size_t count = 0;
+    mqttproto_str filter;
+    while (mqttproto_topic_filters_next(&u->topic_filters, &cursor, &filter)) {
+        TRY(check_len(filter.len, filter.data));
+        n += 2 + filter.len;
+        count++;
+    }
+    if (count != u->topic_filters.count) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    *body = n;
+    return 0;
+}
+
+/* Remaining length and property sizes of a packet: shape only. */
+static int shape(const mqttproto_packet *pkt, struct layout *l)
+{
+    size_t body = 0;
+    l->props = 0;
+    l->will_props = 0;
+    l->short_form = 0;
+    switch (pkt->type) {
+    case MQTTPROTO_PACKET_CONNECT:
+        TRY(connect_shape(&pkt->connect, l, &body));
+        break;
+    case MQTTPROTO_PACKET_CONNACK:
+        TRY(props_size(&pkt->connack.properties, MQTTPROTO_PACKET_CONNACK, &l->props));
+        body = 2 + props_total_size(l->props);
+        break;
+    case MQTTPROTO_PACKET_PUBLISH: {
+        const mqttproto_publish *p = &pkt->publish;
+        TRY(props_size(&p->properties, MQTTPROTO_PACKET_PUBLISH, &l->props));
+        TRY(check_len(p->topic.len, p->topic.data));
+        if (p->payload.data == NULL && p->payload.len != 0) {
+            return MQTTPROTO_ERR_INVALID_ARGUMENT;
+        }
+        if (p->payload.len > MQTTPROTO_MAX_VARIABLE_INT) {
+            return MQTTPROTO_ERR_PACKET_TOO_LARGE;
+        }
+        body = 2 + p->topic.len + (p->qos != MQTTPROTO_QOS_AT_MOST_ONCE ? 2u : 0u) +
+               props_total_size(l->props) + p->payload.len;
+        break;
+    }
+    case MQTTPROTO_PACKET_PUBACK:
+    case MQTTPROTO_PACKET_PUBREC:
+    case MQTTPROTO_PACKET_PUBREL:
+    case MQTTPROTO_PACKET_PUBCOMP:
+        TRY(props_size(&pkt->puback.properties, (int)pkt->type, &l->props));
+        /* The reason code and properties may be left out when they say
+           nothing (MQTT 5.0 section 3.4.2.1). */
+        if (pkt->puback.properties.present != 0) {
+            body = 3 + props_total_size(l->props);
+        } else if (pkt->puback.reason_code != 0) {
+            body = 3;
+            l->short_form = 1;
+        } else {
+            body = 2;
+            l->short_form = 2;
+        }
+        break;
+    case MQTTPROTO_PACKET_SUBSCRIBE:
+        TRY(subscribe_shape(&pkt->subscribe, l, &body));
+        break;
+    case MQTTPROTO_PACKET_SUBACK:
+    case MQTTPROTO_PACKET_UNSUBACK:
+        TRY(props_size(&pkt->suback.properties, (int)pkt->type, &l->props));
+        if (pkt->suback.reason_codes == NULL && pkt->suback.reason_code_count != 0) {
+            return MQTTPROTO_ERR_INVALID_ARGUMENT;
+        }
+        body = 2 + props_total_size(l->props) + pkt->suback.reason_code_count;
+        break;
+    case MQTTPROTO_PACKET_UNSUBSCRIBE:
+        TRY(unsubscribe_shape(&pkt->unsubscribe, l, &body));
+        break;
+    case MQTTPROTO_PACKET_PINGREQ:
+    case MQTTPROTO_PACKET_PINGRESP:
+        body = 0;
+        break;
+    case MQTTPROTO_PACKET_DISCONNECT:
+    case MQTTPROTO_PACKET_AUTH:
+        TRY(props_size(&pkt->disconnect.properties, (int)pkt->type, &l->props));
+        if (pkt->disconnect.properties.present != 0) {
+            body = 1 + props_total_size(l->props);
+        } else if (pkt->disconnect.reason_code != 0) {
+            body = 1;
+            l->short_form = 1;
+        } else {
+            body = 0;
+            l->short_form = 2;
+        }
+        break;
+    default:
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (body > MQTTPROTO_MAX_VARIABLE_INT) {
+        return MQTTPROTO_ERR_PACKET_TOO_LARGE;
+    }
+    l->remaining = body;
+    return 0;
+}
+
+static ptrdiff_t total_size(const struct layout *l, const mqttproto_codec_options *o)
+{
+    size_t total = 1 + wire_vbi_size((uint32_t)l->remaining) + l->remaining;
+    if (total > mqttproto_codec_max_size(o)) {
+        return MQTTPROTO_ERR_PACKET_TOO_LARGE;
+    }
+    return (ptrdiff_t)total;
+}
+
+ptrdiff_t mqttproto_encoded_size(const mqttproto_packet *pkt, const mqttproto_codec_options *opts)
+{
+    const mqttproto_codec_options *o = mqttproto_codec_options_resolve(opts);
+    if (o == NULL || pkt == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    struct layout l;
+    TRY(shape(pkt, &l));
+    return total_size(&l, o);
+}
+
+/* ---- content validation ---- */
+
+static inline int check_utf8(mqttproto_str s)
+{
+    return mqttproto_utf8_validate((const uint8_t *)s.data, s.len);
+}
+
+static inline int check_reason(uint8_t rc, int type)
+{
+    return mqttproto_reason_code_allowed(rc, type) ? 0 : MQTTPROTO_ERR_INVALID_REASON_CODE;
+}
+
+static int validate_connect(const mqttproto_connect *c)
+{
+    if (c->protocol_version != 0 && c->protocol_version != MQTTPROTO_PROTOCOL_V5) {
+        return MQTTPROTO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
+    }
+    TRY(mqttproto_props_validate(&c->properties, MQTTPROTO_PACKET_CONNECT));
+    TRY(check_utf8(c->client_id)); /* [MQTT-3.1.3-4] */
+    if (c->has_will) {
+        if ((unsigned)c->will.qos > 2) {
+            return MQTTPROTO_ERR_BAD_QOS; /* [MQTT-3.1.2-12] */
+        }
+        TRY(mqttproto_props_validate(&c->will.properties, MQTTPROTO_PROPERTY_CONTEXT_WILL));
+        TRY(mqttproto_topic_name_validate(c->will.topic));
+    }
+    if (c->has_username) {
+        TRY(check_utf8(c->username)); /* [MQTT-3.1.3-12] */
+    }
+    return 0;
+}
+
+static int validate_publish(const mqttproto_publish *p)
+{
+    if ((unsigned)p->qos > 2) {
+        return MQTTPROTO_ERR_BAD_QOS; /* [MQTT-3.3.1-4] */
+    }
+    if (p->qos == MQTTPROTO_QOS_AT_MOST_ONCE) {
+        if (p->dup) {
+            return MQTTPROTO_ERR_DUP_ON_QOS0; /* [MQTT-3.3.1-2] */
+        }
+        if (p->packet_id != 0) {
+            return MQTTPROTO_ERR_UNEXPECTED_PACKET_ID; /* [MQTT-2.2.1-2] */
+        }
+    } else if (p->packet_id == 0) {
+        return MQTTPROTO_ERR_ZERO_PACKET_ID; /* [MQTT-2.2.1-3] */
+    }
+    TRY(mqttproto_topic_name_check((const uint8_t *)p->topic.data, p->topic.len));
+    if (p->topic.len == 0 && !mqttproto_properties_has(&p->properties, MQTTPROTO_PROP_TOPIC_ALIAS)) {
+        return MQTTPROTO_ERR_EMPTY_TOPIC_WITHOUT_ALIAS;
+    }
+    if (p->properties.present == 0) {
+        return 0;
+    }
+    return mqttproto_props_validate(&p->properties, MQTTPROTO_PACKET_PUBLISH);
+}
+
+static int validate_subscription(const mqttproto_subscription *s)
+{
+    if ((unsigned)s->max_qos > 2) {
+        return MQTTPROTO_ERR_SUBSCRIPTION_QOS_INVALID;
+    }
+    if ((unsigned)s->retain_handling > 2) {
+        return MQTTPROTO_ERR_BAD_RETAIN_HANDLING;
+    }
+    TRY(mqttproto_topic_filter_validate(s->topic_filter));
+    if (s->no_local && mqttproto_shared_filter_parse(s->topic_filter, NULL, NULL) == 1) {
+        return MQTTPROTO_ERR_NO_LOCAL_ON_SHARED; /* [MQTT-3.8.3-4] */
+    }
+    return 0;
+}
+
+static int validate_subscribe(const mqttproto_subscribe *s)
+{
+    if (s->packet_id == 0) {
+        return MQTTPROTO_ERR_ZERO_PACKET_ID;
+    }
+    TRY(mqttproto_props_validate(&s->properties, MQTTPROTO_PACKET_SUBSCRIBE));
+    if (s->subscriptions.count == 0) {
+        return MQTTPROTO_ERR_EMPTY_SUBSCRIPTION_LIST; /* [MQTT-3.8.3-2] */
+    }
+    size_t cursor = 0;
+    mqttproto_subscription sub;
+    while (mqttproto_subscriptions_next(&s->subscriptions, &cursor, &sub)) {
+        TRY(validate_subscription(&sub));
+    }
+    return 0;
+}
+
+static int validate_unsubscribe(const mqttproto_unsubscribe *u)
+{
+    if (u->packet_id == 0) {
+        return MQTTPROTO_ERR_ZERO_PACKET_ID;
+    }
+    TRY(mqttproto_props_validate(&u->properties, MQTTPROTO_PACKET_UNSUBSCRIBE));
+    if (u->topic_filters.count == 0) {
+        return MQTTPROTO_ERR_EMPTY_SUBSCRIPTION_LIST; /* [MQTT-3.10.3-2] */
+    }
+    size_t cursor = 0;
+    mqttproto_str filter;
+    while (mqttproto_topic_filters_next(&u->topic_filters, &cursor, &filter)) {
+        TRY(mqttproto_topic_filter_validate(filter));
+    }
+    return 0;
+}
+
+static int validate_suback(const mqttproto_suback *a, int type)
+{
+    if (a->packet_id == 0) {
+        return MQTTPROTO_ERR_ZERO_PACKET_ID;
+    }
+    TRY(mqttproto_props_validate(&a->properties, type));
+    if (a->reason_code_count == 0) {
+        return MQTTPROTO_ERR_EMPTY_REASON_CODE_LIST;
+    }
+    for (size_t i = 0; i < a->reason_code_count; i++) {
+        TRY(check_reason(a->reason_codes[i], type)); /* [MQTT-3.9.3-2] [MQTT-3.11.3-2] */
+    }
+    return 0;
+}
+
+static int validate(const mqttproto_packet *pkt)
+{
+    int type = (int)pkt->type;
+    switch (pkt->type) {
+    case MQTTPROTO_PACKET_CONNECT:
+        return validate_connect(&pkt->connect);
+    case MQTTPROTO_PACKET_CONNACK:
+        TRY(check_reason(pkt->connack.reason_code, type)); /* [MQTT-3.2.2-8] */
+        if (pkt->connack.session_present && pkt->connack.reason_code >= 0x80) {
+            return MQTTPROTO_ERR_SESSION_PRESENT_ON_ERROR; /* [MQTT-3.2.2-6] */
+        }
+        return mqttproto_props_validate(&pkt->connack.properties, type);
+    case MQTTPROTO_PACKET_PUBLISH:
+        return validate_publish(&pkt->publish);
+    case MQTTPROTO_PACKET_PUBACK:
+    case MQTTPROTO_PACKET_PUBREC:
+    case MQTTPROTO_PACKET_PUBREL:
+    case MQTTPROTO_PACKET_PUBCOMP:
+        if (pkt->puback.packet_id == 0) {
+            return MQTTPROTO_ERR_ZERO_PACKET_ID;
+        }
+        /* [MQTT-3.4.2-1] [MQTT-3.5.2-1] [MQTT-3.6.2-1] [MQTT-3.7.2-1] */
+        TRY(check_reason(pkt->puback.reason_code, type));
+        return mqttproto_props_validate(&pkt->puback.properties, type);
+    case MQTTPROTO_PACKET_SUBSCRIBE:
+        return validate_subscribe(&pkt->subscribe);
+    case MQTTPROTO_PACKET_SUBACK:
+    case MQTTPROTO_PACKET_UNSUBACK:
+        return validate_suback(&pkt->suback, type);
+    case MQTTPROTO_PACKET_UNSUBSCRIBE:
+        return validate_unsubscribe(&pkt->unsubscribe);
+    case MQTTPROTO_PACKET_DISCONNECT:
+    case MQTTPROTO_PACKET_AUTH:
+        TRY(check_reason(pkt->disconnect.reason_code, type)); /* [MQTT-3.14.2-1] [MQTT-3.15.2-1] */
+        return mqttproto_props_validate(&pkt->disconnect.properties, type);
+    default:
+        return 0;
+    }
+}
+
+/* ---- writing ---- */
+
+static inline uint8_t *put_bytes(uint8_t *p, const void *data, size_t len)
+{
+    p = wire_put_u16(p, (uint16_t)len);
+    if (len > 0) {
+        memcpy(p, data, len);
+    }
+    return p + len;
+}
+
+static uint8_t first_byte(const mqttproto_packet *pkt)
+{
+    unsigned type = (unsigned)pkt->type;
+    unsigned flags = 0;
+    if (pkt->type == MQTTPROTO_PACKET_PUBLISH) {
+        flags = (pkt->publish.dup ? 8u : 0u) | (unsigned)pkt->publish.qos << 1 |
+                (pkt->publish.retain ? 1u : 0u);
+    } else if (pkt->type == MQTTPROTO_PACKET_PUBREL || pkt->type == MQTTPROTO_PACKET_SUBSCRIBE ||
+               pkt->type == MQTTPROTO_PACKET_UNSUBSCRIBE) {
+        flags = 2u; /* [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1] */
+    }
+    return (uint8_t)(type << 4 | flags);
+}
+
+static uint8_t *write_connect(const mqttproto_connect *c, const struct layout *l, uint8_t *p)
+{
+    static const uint8_t protocol_name[6] = {0, 4, 'M', 'Q', 'T', 'T'};
+    memcpy(p, protocol_name, 6);
+    p += 6;
+    *p++ = MQTTPROTO_PROTOCOL_V5;
+    unsigned flags = (c->clean_start ? 0x02u : 0u) | (c->has_username ? 0x80u : 0u) |
+                     (c->has_password ? 0x40u : 0u);
+    if (c->has_will) {
+        flags |= 0x04u | (unsigned)c->will.qos << 3 | (c->will.retain ? 0x20u : 0u);
+    }
+    *p++ = (uint8_t)flags;
+    p = wire_put_u16(p, c->keep_alive);
+    p = mqttproto_props_write(&c->properties, l->props, p);
+    p = put_bytes(p, c->client_id.data, c->client_id.len);
+    if (c->has_will) {
+        p = mqttproto_props_write(&c->will.properties, l->will_props, p);
+        p = put_bytes(p, c->will.topic.data, c->will.topic.len);
+        p = put_bytes(p, c->will.payload.data, c->will.payload.len);
+    }
+    if (c->has_username) {
+        p = put_bytes(p, c->username.data, c->username.len);
+    }
+    if (c->has_password) {
+        p = put_bytes(p, c->password.data, c->password.len);
+    }
+    return p;
+}
+
+static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, uint8_t *p)
+{
+    switch (pkt->type) {
+    case MQTTPROTO_PACKET_CONNECT:
+        return write_connect(&pkt->connect, l, p);
+    case MQTTPROTO_PACKET_CONNACK:
+        *p++ = pkt->connack.session_present ? 1u : 0u;
+        *p++ = pkt->connack.reason_code;
+        return mqttproto_props_write(&pkt->connack.properties, l->props, p);
+    case MQTTPROTO_PACKET_PUBLISH: {
+        const mqttproto_publish *pub = &pkt->publish;
+        p = put_bytes(p, pub->topic.data, pub->topic.len);
+        if (pub->qos != MQTTPROTO_QOS_AT_MOST_ONCE) {
+            p = wire_put_u16(p, pub->packet_id);
+        }
+        p = mqttproto_props_write(&pub->properties, l->props, p);
+        if (pub->payload.len > 0) {
+            memcpy(p, pub->payload.data, pub->payload.len);
+        }
+        return p + pub->payload.len;
+    }
+    case MQTTPROTO_PACKET_PUBACK:
+    case MQTTPROTO_PACKET_PUBREC:
+    case MQTTPROTO_PACKET_PUBREL:
+    case MQTTPROTO_PACKET_PUBCOMP:
+        p = wire_put_u16(p, pkt->puback.packet_id);
+        if (l->short_form == 2) {
+            return p;
+        }
+        *p++ = pkt->puback.reason_code;
+        return l->short_form == 1 ? p : mqttproto_props_write(&pkt->puback.properties, l->props, p);
+    case MQTTPROTO_PACKET_SUBSCRIBE: {
+        p = wire_put_u16(p, pkt->subscribe.packet_id);
+        p = mqttproto_props_write(&pkt->subscribe.properties, l->props, p);
+        size_t cursor = 0;
+        mqttproto_subscription s;
+        while (mqttproto_subscriptions_next(&pkt->subscribe.subscriptions, &cursor, &s)) {
+            p = put_bytes(p, s.topic_filter.data, s.topic_filter.len);
+            *p++ = (uint8_t)((unsigned)s.max_qos | (s.no_local ? 4u : 0u) |
+                             (s.retain_as_published ? 8u : 0u) |
+                             (unsigned)s.retain_handling << 4);
+        }
+        return p;
+    }
+    case MQTTPROTO_PACKET_SUBACK:
+    case MQTTPROTO_PACKET_UNSUBACK:
+        p = wire_put_u16(p, pkt->suback.packet_id);
+        p = mqttproto_props_write(&pkt->suback.properties, l->props, p);
+        memcpy(p, pkt->suback.reason_codes, pkt->suback.reason_code_count);
+        return p + pkt->suback.reason_code_count;
+    case MQTTPROTO_PACKET_UNSUBSCRIBE: {
+        p = wire_put_u16(p, pkt->unsubscribe.packet_id);
+        p = mqttproto_props_write(&pkt->unsubscribe.properties, l->props, p);
+        size_t cursor = 0;
+        mqttproto_str filter;
+        while (mqttproto_topic_filters_next(&pkt->unsubscribe.topic_filters, &cursor, &filter)) {
+            p = put_bytes(p, filter.data, filter.len);
+        }
+        return p;
+    }
+    case MQTTPROTO_PACKET_DISCONNECT:
+    case MQTTPROTO_PACKET_AUTH:
+        if (l->short_form == 2) {
+            return p;
+        }
+        *p++ = pkt->disconnect.reason_code;
+        return l->short_form == 1 ? p
+                                  : mqttproto_props_write(&pkt->disconnect.properties, l->props, p);
+    default: /* PINGREQ, PINGRESP */
+        return p;
+    }
+}
+
+ptrdiff_t mqttproto_encode(const mqttproto_packet *pkt, const mqttproto_codec_options *opts,
+                           uint8_t *buf, size_t cap)
+{
+    const mqttproto_codec_options *o = mqttproto_codec_options_resolve(opts);
+    if (o == NULL || pkt == NULL || (buf == NULL && cap != 0)) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    struct layout l;
+    TRY(shape(pkt, &l));
+    ptrdiff_t total = total_size(&l, o);
+    if (total < 0) {
+        return total;
+    }
+    TRY(validate(pkt));
+    if ((size_t)total > cap) {
+        return MQTTPROTO_ERR_BUFFER_TOO_SMALL;
+    }
+    uint8_t *p = buf;
+    *p++ = first_byte(pkt);
+    p = wire_put_vbi(p, (uint32_t)l.remaining);
+    p = write_body(pkt, &l, p);
+    return p - buf;
+}

@@ -1,0 +1,108 @@
+/*
+ * Wire primitives shared by the decoder, the encoder and the topic rules:
+ * big-endian integers, variable byte integers and UTF-8 validation.
+ * Internal: nothing here is exported.
+ */
+#ifndef MQTTPROTO_WIRE_H
+#define MQTTPROTO_WIRE_H
+
+#include "mqttproto/codec.h"
+
+#if defined(__GNUC__)
+#define MQTTPROTO_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MQTTPROTO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define MQTTPROTO_LIKELY(x) (x)
+#define MQTTPROTO_UNLIKELY(x) (x)
+#endif
+
+static inline uint16_t wire_get_u16(const uint8_t *p)
+{
+    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static inline uint32_t wire_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint8_t *wire_put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+    return p + 2;
+}
+
+static inline uint8_t *wire_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    return p + 4;
+}
+
+/* Bytes a variable byte integer of value v takes (v <= 268,435,455). */
+static inline size_t wire_vbi_size(uint32_t v)
+{
+    return v < 128u ? 1 : v < 16384u ? 2 : v < 2097152u ? 3 : 4;
+}
+
+static inline uint8_t *wire_put_vbi(uint8_t *p, uint32_t v)
+{
+    while (v >= 128u) {
+        *p++ = (uint8_t)(v | 128u);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/*
+ * Decode a variable byte integer from p[0..avail).
+ * Returns the number of bytes used (1..4), 0 when avail ends before the
+ * integer does, or an error: a 4th byte with its continuation bit set is
+ * malformed at once, so a 5th byte is never read [MQTT-1.5.5-1]; a
+ * non-minimal encoding (a last byte of 0 after a continuation) is rejected
+ * too [MQTT-1.5.5-1].
+ */
+static inline int wire_get_vbi(const uint8_t *p, size_t avail, uint32_t *out)
+{
+    uint32_t value = 0;
+    size_t max = avail < 4 ? avail : 4;
+    for (size_t i = 0; i < max; i++) {
+        uint8_t b = p[i];
+        value |= (uint32_t)(b & 127u) << (7 * i);
+        if ((b & 128u) == 0) {
+            if (b == 0 && i > 0) {
+                return MQTTPROTO_ERR_NON_MINIMAL_VARIABLE_INTEGER; /* [MQTT-1.5.5-1] */
+            }
+            *out = value;
+            return (int)(i + 1);
+        }
+    }
+    return avail >= 4 ? MQTTPROTO_ERR_MALFORMED_VARIABLE_INTEGER : 0;
+}
+
+/*
+ * Validate UTF-8 as MQTT requires of every UTF-8 Encoded String: well
+ * formed (no overlong forms, no code point past U+10FFFF), no surrogates
+ * [MQTT-1.5.4-1] and no U+0000 [MQTT-1.5.4-2]. U+FEFF is kept as any other
+ * character [MQTT-1.5.4-3]. Returns 0 or an error.
+ */
+int mqttproto_utf8_validate(const uint8_t *s, size_t len);
+
+/*
+ * The content checks of a topic name in one pass: UTF-8 as above and no
+ * wildcard character. Emptiness and length are the caller's to check.
+ * Returns 0, MQTTPROTO_ERR_TOPIC_NAME_INVALID or a UTF-8 error.
+ */
+int mqttproto_topic_name_check(const uint8_t *s, size_t len);
+
+/* True when the len bytes at s contain '+' or '#'. */
+static inline bool wire_has_wildcard(const char *s, size_t len)
+{
+    return memchr(s, '+', len) != NULL || memchr(s, '#', len) != NULL;
+}
+
+#endif /* MQTTPROTO_WIRE_H */
