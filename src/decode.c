@@ -8,31 +8,14 @@
 
 #include "mqttproto/topic.h"
 
-static const mqttproto_codec_options default_options = {
+const mqttproto_codec_options mqttproto_codec_default_options = {
     MQTTPROTO_CODEC_OPTIONS_VERSION, MQTTPROTO_PROTOCOL_V5, MQTTPROTO_MAX_PACKET_SIZE, 0};
 
 void mqttproto_codec_options_default(mqttproto_codec_options *opts)
 {
     if (opts != NULL) {
-        *opts = default_options;
+        *opts = mqttproto_codec_default_options;
     }
-}
-
-const mqttproto_codec_options *mqttproto_codec_options_resolve(const mqttproto_codec_options *o)
-{
-    if (o == NULL) {
-        return &default_options;
-    }
-    if (o->version != MQTTPROTO_CODEC_OPTIONS_VERSION ||
-        o->protocol_version != MQTTPROTO_PROTOCOL_V5) {
-        return NULL;
-    }
-    return o;
-}
-
-uint32_t mqttproto_codec_max_size(const mqttproto_codec_options *o)
-{
-    return o->maximum_packet_size == 0 ? MQTTPROTO_MAX_PACKET_SIZE : o->maximum_packet_size;
 }
 
 int mqttproto_check_first_byte(uint8_t b)
@@ -158,17 +141,6 @@ static inline int read_str(struct reader *r, mqttproto_str *v)
     return mqttproto_utf8_validate(b.data, b.len);
 }
 
-static inline int read_props(struct reader *r, int context, const mqttproto_codec_options *o,
-                             mqttproto_properties *props)
-{
-    ptrdiff_t n = mqttproto_props_decode(r->p, r->end, context, o->max_user_properties, props);
-    if (n < 0) {
-        return (int)n;
-    }
-    r->p += n;
-    return 0;
-}
-
 static inline void props_empty(mqttproto_properties *props)
 {
     props->present = 0;
@@ -178,6 +150,22 @@ static inline void props_empty(mqttproto_properties *props)
     props->subscription_identifier_count = 0;
     props->wire.data = NULL;
     props->wire.len = 0;
+}
+
+static inline int read_props(struct reader *r, int context, const mqttproto_codec_options *o,
+                             mqttproto_properties *props)
+{
+    if (r->p < r->end && *r->p == 0) { /* the common empty block */
+        props_empty(props);
+        r->p++;
+        return 0;
+    }
+    ptrdiff_t n = mqttproto_props_decode(r->p, r->end, context, o->max_user_properties, props);
+    if (n < 0) {
+        return (int)n;
+    }
+    r->p += n;
+    return 0;
 }
 
 static inline int read_packet_id(struct reader *r, uint16_t *id)
@@ -194,15 +182,6 @@ static inline int expect_end(const struct reader *r)
     return r->p == r->end ? 0 : MQTTPROTO_ERR_TRAILING_BYTES;
 }
 
-/* Propagate an error from a step. */
-#define TRY(expr)                                                                                  \
-    do {                                                                                           \
-        int try_rc_ = (expr);                                                                      \
-        if (try_rc_ != 0) {                                                                        \
-            return try_rc_;                                                                        \
-        }                                                                                          \
-    } while (0)
-
 static int decode_will(struct reader *r, uint8_t flags, const mqttproto_codec_options *o,
                        mqttproto_will *will)
 {
@@ -218,8 +197,7 @@ static int decode_will(struct reader *r, uint8_t flags, const mqttproto_codec_op
     return read_bin(r, &will->payload);
 }
 
-static int decode_connect(struct reader *r, const mqttproto_codec_options *o,
-                          mqttproto_connect *c)
+static int decode_connect(struct reader *r, const mqttproto_codec_options *o, mqttproto_connect *c)
 {
     static const uint8_t protocol_name[6] = {0, 4, 'M', 'Q', 'T', 'T'};
     if (r->end - r->p < 6) {
@@ -267,8 +245,7 @@ static int decode_connect(struct reader *r, const mqttproto_codec_options *o,
     return expect_end(r);
 }
 
-static int decode_connack(struct reader *r, const mqttproto_codec_options *o,
-                          mqttproto_connack *c)
+static int decode_connack(struct reader *r, const mqttproto_codec_options *o, mqttproto_connack *c)
 {
     uint8_t flags;
     TRY(read_u8(r, &flags));
@@ -455,8 +432,8 @@ static int decode_reason_only(struct reader *r, int type, const mqttproto_codec_
     return expect_end(r);
 }
 
-static int decode_body(int type, uint8_t flags, struct reader *r,
-                       const mqttproto_codec_options *o, mqttproto_packet *out)
+static int decode_body(int type, uint8_t flags, struct reader *r, const mqttproto_codec_options *o,
+                       mqttproto_packet *out)
 {
     switch (type) {
     case MQTTPROTO_PACKET_CONNECT:

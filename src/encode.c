@@ -10,19 +10,11 @@
 
 /* Sizes computed once and used by the writer. */
 struct layout {
-    size_t remaining;  /* the Remaining Length */
-    size_t props;      /* content length of the packet's property block */
-    size_t will_props; /* content length of the will's property block */
+    size_t remaining;   /* the Remaining Length */
+    size_t props;       /* content length of the packet's property block */
+    size_t will_props;  /* content length of the will's property block */
     uint8_t short_form; /* acks, DISCONNECT, AUTH: fields left out (0, 1 or 2) */
 };
-
-#define TRY(expr)                                                                                  \
-    do {                                                                                           \
-        int try_rc_ = (expr);                                                                      \
-        if (try_rc_ != 0) {                                                                        \
-            return try_rc_;                                                                        \
-        }                                                                                          \
-    } while (0)
 
 static inline int check_len(size_t len, const void *data)
 {
@@ -258,7 +250,8 @@ static int validate_publish(const mqttproto_publish *p)
         return MQTTPROTO_ERR_ZERO_PACKET_ID; /* [MQTT-2.2.1-3] */
     }
     TRY(mqttproto_topic_name_check((const uint8_t *)p->topic.data, p->topic.len));
-    if (p->topic.len == 0 && !mqttproto_properties_has(&p->properties, MQTTPROTO_PROP_TOPIC_ALIAS)) {
+    if (p->topic.len == 0 &&
+        !mqttproto_properties_has(&p->properties, MQTTPROTO_PROP_TOPIC_ALIAS)) {
         return MQTTPROTO_ERR_EMPTY_TOPIC_WITHOUT_ALIAS;
     }
     if (p->properties.present == 0) {
@@ -373,15 +366,6 @@ static int validate(const mqttproto_packet *pkt)
 
 /* ---- writing ---- */
 
-static inline uint8_t *put_bytes(uint8_t *p, const void *data, size_t len)
-{
-    p = wire_put_u16(p, (uint16_t)len);
-    if (len > 0) {
-        memcpy(p, data, len);
-    }
-    return p + len;
-}
-
 static uint8_t first_byte(const mqttproto_packet *pkt)
 {
     unsigned type = (unsigned)pkt->type;
@@ -410,17 +394,17 @@ static uint8_t *write_connect(const mqttproto_connect *c, const struct layout *l
     *p++ = (uint8_t)flags;
     p = wire_put_u16(p, c->keep_alive);
     p = mqttproto_props_write(&c->properties, l->props, p);
-    p = put_bytes(p, c->client_id.data, c->client_id.len);
+    p = wire_put_bytes(p, c->client_id.data, c->client_id.len);
     if (c->has_will) {
         p = mqttproto_props_write(&c->will.properties, l->will_props, p);
-        p = put_bytes(p, c->will.topic.data, c->will.topic.len);
-        p = put_bytes(p, c->will.payload.data, c->will.payload.len);
+        p = wire_put_bytes(p, c->will.topic.data, c->will.topic.len);
+        p = wire_put_bytes(p, c->will.payload.data, c->will.payload.len);
     }
     if (c->has_username) {
-        p = put_bytes(p, c->username.data, c->username.len);
+        p = wire_put_bytes(p, c->username.data, c->username.len);
     }
     if (c->has_password) {
-        p = put_bytes(p, c->password.data, c->password.len);
+        p = wire_put_bytes(p, c->password.data, c->password.len);
     }
     return p;
 }
@@ -436,7 +420,7 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
         return mqttproto_props_write(&pkt->connack.properties, l->props, p);
     case MQTTPROTO_PACKET_PUBLISH: {
         const mqttproto_publish *pub = &pkt->publish;
-        p = put_bytes(p, pub->topic.data, pub->topic.len);
+        p = wire_put_bytes(p, pub->topic.data, pub->topic.len);
         if (pub->qos != MQTTPROTO_QOS_AT_MOST_ONCE) {
             p = wire_put_u16(p, pub->packet_id);
         }
@@ -462,10 +446,9 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
         size_t cursor = 0;
         mqttproto_subscription s;
         while (mqttproto_subscriptions_next(&pkt->subscribe.subscriptions, &cursor, &s)) {
-            p = put_bytes(p, s.topic_filter.data, s.topic_filter.len);
+            p = wire_put_bytes(p, s.topic_filter.data, s.topic_filter.len);
             *p++ = (uint8_t)((unsigned)s.max_qos | (s.no_local ? 4u : 0u) |
-                             (s.retain_as_published ? 8u : 0u) |
-                             (unsigned)s.retain_handling << 4);
+                             (s.retain_as_published ? 8u : 0u) | (unsigned)s.retain_handling << 4);
         }
         return p;
     }
@@ -481,7 +464,7 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
         size_t cursor = 0;
         mqttproto_str filter;
         while (mqttproto_topic_filters_next(&pkt->unsubscribe.topic_filters, &cursor, &filter)) {
-            p = put_bytes(p, filter.data, filter.len);
+            p = wire_put_bytes(p, filter.data, filter.len);
         }
         return p;
     }
@@ -498,12 +481,65 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
     }
 }
 
+/*
+ * PUBLISH is the packet a broker writes most: one pass with the same checks,
+ * in the same order, as shape(), total_size() and validate().
+ */
+static ptrdiff_t encode_publish(const mqttproto_publish *pub, const mqttproto_codec_options *o,
+                                uint8_t *buf, size_t cap)
+{
+    size_t props = 0;
+    if (pub->properties.present != 0) {
+        TRY(props_size(&pub->properties, MQTTPROTO_PACKET_PUBLISH, &props));
+    }
+    TRY(check_len(pub->topic.len, pub->topic.data));
+    if (pub->payload.data == NULL && pub->payload.len != 0) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (pub->payload.len > MQTTPROTO_MAX_VARIABLE_INT) {
+        return MQTTPROTO_ERR_PACKET_TOO_LARGE;
+    }
+    size_t id_len = pub->qos != MQTTPROTO_QOS_AT_MOST_ONCE ? 2u : 0u;
+    size_t body = 2 + pub->topic.len + id_len + props_total_size(props) + pub->payload.len;
+    if (body > MQTTPROTO_MAX_VARIABLE_INT) {
+        return MQTTPROTO_ERR_PACKET_TOO_LARGE;
+    }
+    size_t total = 1 + wire_vbi_size((uint32_t)body) + body;
+    if (total > mqttproto_codec_max_size(o)) {
+        return MQTTPROTO_ERR_PACKET_TOO_LARGE;
+    }
+    TRY(validate_publish(pub));
+    if (total > cap) {
+        return MQTTPROTO_ERR_BUFFER_TOO_SMALL;
+    }
+    uint8_t *p = buf;
+    *p++ = (uint8_t)(MQTTPROTO_PACKET_PUBLISH << 4 | (pub->dup ? 8u : 0u) |
+                     (unsigned)pub->qos << 1 | (pub->retain ? 1u : 0u));
+    p = wire_put_vbi(p, (uint32_t)body);
+    p = wire_put_bytes(p, pub->topic.data, pub->topic.len);
+    if (id_len != 0) {
+        p = wire_put_u16(p, pub->packet_id);
+    }
+    if (props == 0) {
+        *p++ = 0; /* [MQTT-2.2.2-1] */
+    } else {
+        p = mqttproto_props_write(&pub->properties, props, p);
+    }
+    if (pub->payload.len > 0) {
+        memcpy(p, pub->payload.data, pub->payload.len);
+    }
+    return (ptrdiff_t)total;
+}
+
 ptrdiff_t mqttproto_encode(const mqttproto_packet *pkt, const mqttproto_codec_options *opts,
                            uint8_t *buf, size_t cap)
 {
     const mqttproto_codec_options *o = mqttproto_codec_options_resolve(opts);
     if (o == NULL || pkt == NULL || (buf == NULL && cap != 0)) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (pkt->type == MQTTPROTO_PACKET_PUBLISH) {
+        return encode_publish(&pkt->publish, o, buf, cap);
     }
     struct layout l;
     TRY(shape(pkt, &l));

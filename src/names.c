@@ -2,9 +2,9 @@
 #include "mqttproto/codec.h"
 
 static const char *const packet_names[16] = {
-    NULL,        "CONNECT", "CONNACK",  "PUBLISH",     "PUBACK",   "PUBREC",
-    "PUBREL",    "PUBCOMP", "SUBSCRIBE", "SUBACK",     "UNSUBSCRIBE", "UNSUBACK",
-    "PINGREQ",   "PINGRESP", "DISCONNECT", "AUTH",
+    NULL,      "CONNECT",  "CONNACK",    "PUBLISH", "PUBACK",      "PUBREC",
+    "PUBREL",  "PUBCOMP",  "SUBSCRIBE",  "SUBACK",  "UNSUBSCRIBE", "UNSUBACK",
+    "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
 };
 
 const char *mqttproto_packet_type_name(int type)

@@ -8,10 +8,10 @@
 
 #include "mqttproto/topic.h"
 
-#define CTX(t) (1u << MQTTPROTO_PACKET_##t)
-#define CTX_WILL (1u << MQTTPROTO_PROPERTY_CONTEXT_WILL)
+#define CTX(t)      (1u << MQTTPROTO_PACKET_##t)
+#define CTX_WILL    (1u << MQTTPROTO_PROPERTY_CONTEXT_WILL)
 #define CTX_MESSAGE (CTX(PUBLISH) | CTX_WILL)
-#define CTX_ACKS (CTX(PUBACK) | CTX(PUBREC) | CTX(PUBREL) | CTX(PUBCOMP))
+#define CTX_ACKS    (CTX(PUBACK) | CTX(PUBREC) | CTX(PUBREL) | CTX(PUBCOMP))
 #define CTX_ALL                                                                                    \
     (CTX(CONNECT) | CTX(CONNACK) | CTX_MESSAGE | CTX_ACKS | CTX(SUBSCRIBE) | CTX(SUBACK) |         \
      CTX(UNSUBSCRIBE) | CTX(UNSUBACK) | CTX(DISCONNECT) | CTX(AUTH))
@@ -33,12 +33,12 @@ struct prop_def {
 };
 
 #define FIELD(f) ((uint16_t)offsetof(mqttproto_properties, f))
-#define DEF(ID, TYPE, CONTEXTS, REPEAT, RULE, F)                                                    \
-    [MQTTPROTO_PROP_##ID] = {{MQTTPROTO_PROP_##ID, MQTTPROTO_PTYPE_##TYPE, (REPEAT) != 0, (CONTEXTS), \
-                              #ID},                                                                \
-                             (REPEAT),                                                             \
-                             (RULE),                                                               \
-                             FIELD(F)}
+#define DEF(ID, TYPE, CONTEXTS, REPEAT, RULE, F)                                                   \
+    [MQTTPROTO_PROP_##                                                                             \
+        ID] = {{MQTTPROTO_PROP_##ID, MQTTPROTO_PTYPE_##TYPE, (REPEAT) != 0, (CONTEXTS), #ID},      \
+               (REPEAT),                                                                           \
+               (RULE),                                                                             \
+               FIELD(F)}
 
 static const struct prop_def props[64] = {
     DEF(PAYLOAD_FORMAT_INDICATOR, BYTE, CTX_MESSAGE, 0, RULE_BOOLEAN, payload_format_indicator),
@@ -118,7 +118,7 @@ void mqttproto_properties_init(mqttproto_properties *p)
 }
 
 /* Field access through the table's offsets. */
-#define FIELD_PTR(T, p, d) ((T *)(void *)((char *)(p) + (d)->offset))
+#define FIELD_PTR(T, p, d)  ((T *)(void *)((char *)(p) + (d)->offset))
 #define CFIELD_PTR(T, p, d) ((const T *)(const void *)((const char *)(p) + (d)->offset))
 
 /* Check a decoded or supplied integer value against its rule. */
@@ -136,6 +136,8 @@ static int check_int_rule(const struct prop_def *d, uint32_t v)
     }
 }
 
+/* Every string property is a UTF-8 Encoded String, e.g. Response Topic
+   [MQTT-3.3.2-13] and Content Type [MQTT-3.3.2-19]. */
 static int check_string(const struct prop_def *d, const char *s, size_t len)
 {
     int r = mqttproto_utf8_validate((const uint8_t *)s, len);
@@ -325,9 +327,27 @@ static size_t value_size(const struct prop_def *d, const mqttproto_properties *p
 static bool wire_next_entry(mqttproto_bin wire, size_t *cursor, unsigned want,
                             const uint8_t **value, const uint8_t **value_end)
 {
+    if (wire.data == NULL || *cursor >= wire.len) {
+        return false;
+    }
     const uint8_t *p = wire.data + *cursor;
     const uint8_t *end = wire.data + wire.len;
-    while (wire.data != NULL && p < end) {
+    if (want == MQTTPROTO_PROP_USER_PROPERTY && end - p >= 5 && *p == want) {
+        /* Consecutive user properties, the usual layout: no table walk. */
+        size_t room = (size_t)(end - p) - 5;
+        size_t name_len = wire_get_u16(p + 1);
+        if (name_len <= room) {
+            size_t value_len = wire_get_u16(p + 3 + name_len);
+            if (value_len <= room - name_len) {
+                *value = p + 1;
+                *value_end = p + 5 + name_len + value_len;
+                *cursor = (size_t)(*value_end - wire.data);
+                return true;
+            }
+        }
+        return false;
+    }
+    while (p < end) {
         unsigned id = *p++;
         const struct prop_def *d = prop_def(id);
         if (d == NULL) {
@@ -340,7 +360,7 @@ static bool wire_next_entry(mqttproto_bin wire, size_t *cursor, unsigned want,
         case MQTTPROTO_PTYPE_BYTE:
         case MQTTPROTO_PTYPE_TWO_BYTE_INT:
         case MQTTPROTO_PTYPE_FOUR_BYTE_INT:
-            n = d->info.type == MQTTPROTO_PTYPE_BYTE ? 1u
+            n = d->info.type == MQTTPROTO_PTYPE_BYTE           ? 1u
                 : d->info.type == MQTTPROTO_PTYPE_TWO_BYTE_INT ? 2u
                                                                : 4u;
             break;
@@ -449,23 +469,28 @@ static inline unsigned next_bit(uint64_t *mask)
 static ptrdiff_t user_properties_size(const mqttproto_properties *p)
 {
     size_t total = 0;
+    if (p->user_properties != NULL) {
+        for (size_t i = 0; i < p->user_property_count; i++) {
+            const mqttproto_user_property *up = &p->user_properties[i];
+            if (up->name.len > 65535 || up->value.len > 65535) {
+                return MQTTPROTO_ERR_STRING_TOO_LONG;
+            }
+            total += 5 + up->name.len + up->value.len;
+        }
+        return total > MQTTPROTO_MAX_VARIABLE_INT ? MQTTPROTO_ERR_VALUE_TOO_LARGE
+                                                  : (ptrdiff_t)total;
+    }
     size_t cursor = 0;
     mqttproto_user_property up;
     size_t seen = 0;
     while (mqttproto_user_properties_next(p, &cursor, &up)) {
-        if (up.name.len > 65535 || up.value.len > 65535) {
-            return MQTTPROTO_ERR_STRING_TOO_LONG;
-        }
         total += 5 + up.name.len + up.value.len;
-        if (total > MQTTPROTO_MAX_VARIABLE_INT) {
-            return MQTTPROTO_ERR_VALUE_TOO_LARGE;
-        }
         seen++;
     }
     if (seen != p->user_property_count) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
-    return (ptrdiff_t)total;
+    return total > MQTTPROTO_MAX_VARIABLE_INT ? MQTTPROTO_ERR_VALUE_TOO_LARGE : (ptrdiff_t)total;
 }
 
 static ptrdiff_t subscription_identifiers_size(const mqttproto_properties *p)
@@ -522,17 +547,32 @@ ptrdiff_t mqttproto_props_size(const mqttproto_properties *p, int context)
     return (ptrdiff_t)total;
 }
 
+static inline int validate_pair(const mqttproto_user_property *up)
+{
+    int r = mqttproto_utf8_validate((const uint8_t *)up->name.data, up->name.len);
+    if (r == 0) {
+        r = mqttproto_utf8_validate((const uint8_t *)up->value.data, up->value.len);
+    }
+    return r; /* [MQTT-1.5.7-1] */
+}
+
 static int validate_user_properties(const mqttproto_properties *p)
 {
+    if (p->user_properties != NULL) {
+        for (size_t i = 0; i < p->user_property_count; i++) {
+            int r = validate_pair(&p->user_properties[i]);
+            if (r != 0) {
+                return r;
+            }
+        }
+        return 0;
+    }
     size_t cursor = 0;
     mqttproto_user_property up;
     while (mqttproto_user_properties_next(p, &cursor, &up)) {
-        int r = mqttproto_utf8_validate((const uint8_t *)up.name.data, up.name.len);
-        if (r == 0) {
-            r = mqttproto_utf8_validate((const uint8_t *)up.value.data, up.value.len);
-        }
+        int r = validate_pair(&up);
         if (r != 0) {
-            return r; /* [MQTT-1.5.7-1] */
+            return r;
         }
     }
     return 0;
@@ -595,28 +635,32 @@ int mqttproto_props_validate(const mqttproto_properties *p, int context)
     return 0;
 }
 
-static uint8_t *put_lenbytes(uint8_t *p, const void *data, size_t len)
-{
-    p = wire_put_u16(p, (uint16_t)len);
-    if (len > 0) {
-        memcpy(p, data, len);
-    }
-    return p + len;
-}
-
 uint8_t *mqttproto_props_write(const mqttproto_properties *p, size_t content_len, uint8_t *out)
 {
+    /* The length is written even when it is 0 [MQTT-2.2.2-1]. */
     out = wire_put_vbi(out, (uint32_t)content_len);
+    if (content_len == 0) {
+        return out;
+    }
     for (uint64_t m = p->present; m != 0;) {
         unsigned id = next_bit(&m);
         const struct prop_def *d = prop_def(id);
+        if (id == MQTTPROTO_PROP_USER_PROPERTY && p->user_properties != NULL) {
+            for (size_t i = 0; i < p->user_property_count; i++) {
+                const mqttproto_user_property *up = &p->user_properties[i];
+                *out++ = (uint8_t)id;
+                out = wire_put_bytes(out, up->name.data, up->name.len);
+                out = wire_put_bytes(out, up->value.data, up->value.len);
+            }
+            continue;
+        }
         if (id == MQTTPROTO_PROP_USER_PROPERTY) {
             size_t cursor = 0;
             mqttproto_user_property up;
             while (mqttproto_user_properties_next(p, &cursor, &up)) {
                 *out++ = (uint8_t)id;
-                out = put_lenbytes(out, up.name.data, up.name.len);
-                out = put_lenbytes(out, up.value.data, up.value.len);
+                out = wire_put_bytes(out, up.name.data, up.name.len);
+                out = wire_put_bytes(out, up.value.data, up.value.len);
             }
             continue;
         }
@@ -642,12 +686,12 @@ uint8_t *mqttproto_props_write(const mqttproto_properties *p, size_t content_len
             break;
         case MQTTPROTO_PTYPE_UTF8_STRING: {
             const mqttproto_str *s = CFIELD_PTR(mqttproto_str, p, d);
-            out = put_lenbytes(out, s->data, s->len);
+            out = wire_put_bytes(out, s->data, s->len);
             break;
         }
         default: {
             const mqttproto_bin *b = CFIELD_PTR(mqttproto_bin, p, d);
-            out = put_lenbytes(out, b->data, b->len);
+            out = wire_put_bytes(out, b->data, b->len);
             break;
         }
         }
@@ -656,8 +700,8 @@ uint8_t *mqttproto_props_write(const mqttproto_properties *p, size_t content_len
 }
 
 /* Common checks of the builder: the property exists, fits the context, is new. */
-static int builder_check(const mqttproto_properties *p, int context, int id, int type_a,
-                         int type_b, const struct prop_def **out)
+static int builder_check(const mqttproto_properties *p, int context, int id, int type_a, int type_b,
+                         const struct prop_def **out)
 {
     if (p == NULL) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
@@ -725,8 +769,8 @@ int mqttproto_properties_set_int(mqttproto_properties *p, int context, int id, u
 int mqttproto_properties_set_str(mqttproto_properties *p, int context, int id, mqttproto_str value)
 {
     const struct prop_def *d;
-    int r = builder_check(p, context, id, MQTTPROTO_PTYPE_UTF8_STRING, MQTTPROTO_PTYPE_UTF8_STRING,
-                          &d);
+    int r =
+        builder_check(p, context, id, MQTTPROTO_PTYPE_UTF8_STRING, MQTTPROTO_PTYPE_UTF8_STRING, &d);
     if (r != 0) {
         return r;
     }

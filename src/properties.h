@@ -30,8 +30,7 @@ int mqttproto_props_validate(const mqttproto_properties *props, int context);
  * Write the length VBI (of content_len, from mqttproto_props_size()) and the
  * block. Returns the position after it. The properties must be validated.
  */
-uint8_t *mqttproto_props_write(const mqttproto_properties *props, size_t content_len,
-                               uint8_t *p);
+uint8_t *mqttproto_props_write(const mqttproto_properties *props, size_t content_len, uint8_t *p);
 
 /* Bytes taken by a property block of content length n, VBI included. */
 static inline size_t props_total_size(size_t n)

@@ -4,8 +4,8 @@
  */
 #include "mqttproto/codec.h"
 
-#define B(t) (1u << MQTTPROTO_PACKET_##t)
-#define ACKS (B(PUBACK) | B(PUBREC))
+#define B(t)    (1u << MQTTPROTO_PACKET_##t)
+#define ACKS    (B(PUBACK) | B(PUBREC))
 #define ERR_ALL (B(CONNACK) | ACKS | B(SUBACK) | B(UNSUBACK) | B(DISCONNECT))
 
 struct reason_code_info {

@@ -7,27 +7,11 @@
  */
 #include "wire.h"
 
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-static inline uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* Non-zero when any byte of v is 0x00 or has its high bit set. */
-static inline uint64_t word_needs_slow_path(uint64_t v)
-{
-    return ((v - ONES) | v) & HIGHS;
-}
-
-int mqttproto_utf8_validate(const uint8_t *s, size_t len)
+int mqttproto_utf8_validate_slow(const uint8_t *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
-        if (len - i >= 8 && !word_needs_slow_path(load64(s + i))) {
+        if (len - i >= 8 && !wire_word_needs_slow_path(wire_load64(s + i))) {
             i += 8;
             continue;
         }
@@ -78,34 +62,36 @@ int mqttproto_utf8_validate(const uint8_t *s, size_t len)
     return 0;
 }
 
-/* Non-zero when any byte of v equals the byte replicated in pattern. */
-static inline uint64_t word_has_byte(uint64_t v, uint64_t pattern)
-{
-    uint64_t x = v ^ pattern;
-    return (x - ONES) & ~x & HIGHS;
-}
-
 int mqttproto_topic_name_check(const uint8_t *s, size_t len)
 {
-    const uint64_t plus = ONES * (uint8_t)'+';
-    const uint64_t hash = ONES * (uint8_t)'#';
-    size_t i = 0;
-    /* The common all-ASCII topic passes eight bytes per step; anything
-       else goes to the full validator below. */
-    while (len - i >= 8) {
-        uint64_t v = load64(s + i);
-        if (word_needs_slow_path(v)) {
-            break;
+    uint64_t slow = 0;
+    uint64_t wild = 0;
+    /* '#' (0x23) and '+' (0x2B) differ only in bit 3: OR-ing 0x08 into
+       every byte maps both, and nothing else, to 0x2B. */
+    const uint64_t fold = WIRE_ONES * 0x08u;
+    const uint64_t plus = WIRE_ONES * (uint8_t)'+';
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) {
+            uint64_t v = wire_load64(s + i);
+            slow |= wire_word_needs_slow_path(v);
+            wild |= wire_word_has_byte(v | fold, plus);
         }
-        if (word_has_byte(v, plus) | word_has_byte(v, hash)) {
-            return MQTTPROTO_ERR_TOPIC_NAME_INVALID; /* [MQTT-3.3.2-2] [MQTT-4.7.0-1] */
+        if (i < len) {
+            uint64_t v = wire_load64(s + len - 8);
+            slow |= wire_word_needs_slow_path(v);
+            wild |= wire_word_has_byte(v | fold, plus);
         }
-        i += 8;
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            slow |= (s[i] == 0 || s[i] >= 0x80) ? 1u : 0u;
+            wild |= (s[i] | 0x08u) == '+' ? 1u : 0u;
+        }
     }
     /* Bytes 0x23 and 0x2B never occur inside a multi-byte UTF-8 sequence,
-       so a byte-wise search is exact. */
-    if (memchr(s + i, '+', len - i) != NULL || memchr(s + i, '#', len - i) != NULL) {
+       so the word test is exact whatever the other bytes are. */
+    if (wild != 0) {
         return MQTTPROTO_ERR_TOPIC_NAME_INVALID; /* [MQTT-3.3.2-2] [MQTT-4.7.0-1] */
     }
-    return mqttproto_utf8_validate(s + i, len - i);
+    return slow != 0 ? mqttproto_utf8_validate_slow(s, len) : 0;
 }

@@ -78,24 +78,24 @@ typedef enum mqttproto_property_id {
 
 /** @brief Wire data types of properties (MQTT 5.0 section 1.5). */
 typedef enum mqttproto_property_type {
-    MQTTPROTO_PTYPE_BYTE = 1,         /**< One byte. */
-    MQTTPROTO_PTYPE_TWO_BYTE_INT = 2, /**< Big-endian 16-bit integer. */
-    MQTTPROTO_PTYPE_FOUR_BYTE_INT = 3,/**< Big-endian 32-bit integer. */
-    MQTTPROTO_PTYPE_VARIABLE_INT = 4, /**< Variable byte integer. */
-    MQTTPROTO_PTYPE_UTF8_STRING = 5,  /**< UTF-8 encoded string. */
-    MQTTPROTO_PTYPE_BINARY = 6,       /**< Binary data. */
-    MQTTPROTO_PTYPE_UTF8_PAIR = 7     /**< UTF-8 string pair. */
+    MQTTPROTO_PTYPE_BYTE = 1,          /**< One byte. */
+    MQTTPROTO_PTYPE_TWO_BYTE_INT = 2,  /**< Big-endian 16-bit integer. */
+    MQTTPROTO_PTYPE_FOUR_BYTE_INT = 3, /**< Big-endian 32-bit integer. */
+    MQTTPROTO_PTYPE_VARIABLE_INT = 4,  /**< Variable byte integer. */
+    MQTTPROTO_PTYPE_UTF8_STRING = 5,   /**< UTF-8 encoded string. */
+    MQTTPROTO_PTYPE_BINARY = 6,        /**< Binary data. */
+    MQTTPROTO_PTYPE_UTF8_PAIR = 7      /**< UTF-8 string pair. */
 } mqttproto_property_type;
 
 /** @brief Static facts about one property, from the codec's single table. */
 typedef struct mqttproto_property_info {
-    uint8_t id;           /**< ::mqttproto_property_id value. */
-    uint8_t type;         /**< ::mqttproto_property_type value. */
-    bool repeatable;      /**< May appear more than once in one packet. */
-    uint32_t contexts;    /**< Bit (1u << packet type) for each packet it may appear
-                               in, and bit (1u << ::MQTTPROTO_PROPERTY_CONTEXT_WILL)
-                               for Will Properties. */
-    const char *name;     /**< "PAYLOAD_FORMAT_INDICATOR", ... */
+    uint8_t id;        /**< ::mqttproto_property_id value. */
+    uint8_t type;      /**< ::mqttproto_property_type value. */
+    bool repeatable;   /**< May appear more than once in one packet. */
+    uint32_t contexts; /**< Bit (1u << packet type) for each packet it may appear
+                            in, and bit (1u << ::MQTTPROTO_PROPERTY_CONTEXT_WILL)
+                            for Will Properties. */
+    const char *name;  /**< "PAYLOAD_FORMAT_INDICATOR", ... */
 } mqttproto_property_info;
 
 /**
@@ -203,32 +203,32 @@ typedef struct mqttproto_user_property {
 typedef struct mqttproto_properties {
     uint64_t present; /**< MQTTPROTO_PROP_BIT(id) for each property present. */
 
-    uint32_t message_expiry_interval;  /**< 0x02, seconds. */
-    uint32_t session_expiry_interval;  /**< 0x11, seconds. */
-    uint32_t will_delay_interval;      /**< 0x18, seconds. */
-    uint32_t maximum_packet_size;      /**< 0x27, bytes, non-zero. */
-    uint32_t subscription_identifier;  /**< 0x0B, the first one (1..268,435,455). */
-    uint16_t server_keep_alive;        /**< 0x13, seconds. */
-    uint16_t receive_maximum;          /**< 0x21, non-zero. */
-    uint16_t topic_alias_maximum;      /**< 0x22. */
-    uint16_t topic_alias;              /**< 0x23, non-zero. */
-    uint8_t payload_format_indicator;  /**< 0x01, 0 or 1. */
-    uint8_t request_problem_information;  /**< 0x17, 0 or 1. */
-    uint8_t request_response_information; /**< 0x19, 0 or 1. */
-    uint8_t maximum_qos;                  /**< 0x24, 0 or 1. */
-    uint8_t retain_available;             /**< 0x25, 0 or 1. */
+    uint32_t message_expiry_interval;          /**< 0x02, seconds. */
+    uint32_t session_expiry_interval;          /**< 0x11, seconds. */
+    uint32_t will_delay_interval;              /**< 0x18, seconds. */
+    uint32_t maximum_packet_size;              /**< 0x27, bytes, non-zero. */
+    uint32_t subscription_identifier;          /**< 0x0B, the first one (1..268,435,455). */
+    uint16_t server_keep_alive;                /**< 0x13, seconds. */
+    uint16_t receive_maximum;                  /**< 0x21, non-zero. */
+    uint16_t topic_alias_maximum;              /**< 0x22. */
+    uint16_t topic_alias;                      /**< 0x23, non-zero. */
+    uint8_t payload_format_indicator;          /**< 0x01, 0 or 1. */
+    uint8_t request_problem_information;       /**< 0x17, 0 or 1. */
+    uint8_t request_response_information;      /**< 0x19, 0 or 1. */
+    uint8_t maximum_qos;                       /**< 0x24, 0 or 1. */
+    uint8_t retain_available;                  /**< 0x25, 0 or 1. */
     uint8_t wildcard_subscription_available;   /**< 0x28, 0 or 1. */
     uint8_t subscription_identifier_available; /**< 0x29, 0 or 1. */
     uint8_t shared_subscription_available;     /**< 0x2A, 0 or 1. */
-    mqttproto_str content_type;               /**< 0x03. */
-    mqttproto_str response_topic;             /**< 0x08, a topic name. */
-    mqttproto_str assigned_client_identifier; /**< 0x12. */
-    mqttproto_str authentication_method;      /**< 0x15. */
-    mqttproto_str response_information;       /**< 0x1A. */
-    mqttproto_str server_reference;           /**< 0x1C. */
-    mqttproto_str reason_string;              /**< 0x1F. */
-    mqttproto_bin correlation_data;           /**< 0x09. */
-    mqttproto_bin authentication_data;        /**< 0x16. */
+    mqttproto_str content_type;                /**< 0x03. */
+    mqttproto_str response_topic;              /**< 0x08, a topic name. */
+    mqttproto_str assigned_client_identifier;  /**< 0x12. */
+    mqttproto_str authentication_method;       /**< 0x15. */
+    mqttproto_str response_information;        /**< 0x1A. */
+    mqttproto_str server_reference;            /**< 0x1C. */
+    mqttproto_str reason_string;               /**< 0x1F. */
+    mqttproto_bin correlation_data;            /**< 0x09. */
+    mqttproto_bin authentication_data;         /**< 0x16. */
 
     /** Caller-supplied User Properties to encode (NULL after decoding). */
     const mqttproto_user_property *user_properties;
@@ -296,8 +296,7 @@ MQTTPROTO_API int mqttproto_properties_set_bin(mqttproto_properties *props, int 
  *         ::MQTTPROTO_ERR_INVALID_UTF8, ::MQTTPROTO_ERR_UTF8_NULL_CHARACTER,
  *         ::MQTTPROTO_ERR_STRING_TOO_LONG.
  */
-MQTTPROTO_API int mqttproto_properties_set_user_properties(mqttproto_properties *props,
-                                                           int context,
+MQTTPROTO_API int mqttproto_properties_set_user_properties(mqttproto_properties *props, int context,
                                                            const mqttproto_user_property *items,
                                                            size_t count);
 
@@ -311,9 +310,9 @@ MQTTPROTO_API int mqttproto_properties_set_user_properties(mqttproto_properties 
  *         ::MQTTPROTO_ERR_INVALID_PROPERTY_VALUE (0 or over 268,435,455).
  */
 MQTTPROTO_API int mqttproto_properties_set_subscription_identifiers(mqttproto_properties *props,
-                                                                   int context,
-                                                                   const uint32_t *ids,
-                                                                   size_t count);
+                                                                    int context,
+                                                                    const uint32_t *ids,
+                                                                    size_t count);
 
 /**
  * @brief Iterate over the User Properties of @p props, in wire order.
@@ -321,8 +320,8 @@ MQTTPROTO_API int mqttproto_properties_set_subscription_identifiers(mqttproto_pr
  * @param out    Receives the next pair (views into the same memory as @p props).
  * @return true when @p out was filled, false at the end.
  */
-MQTTPROTO_API bool mqttproto_user_properties_next(const mqttproto_properties *props,
-                                                  size_t *cursor, mqttproto_user_property *out);
+MQTTPROTO_API bool mqttproto_user_properties_next(const mqttproto_properties *props, size_t *cursor,
+                                                  mqttproto_user_property *out);
 
 /**
  * @brief Iterate over the Subscription Identifiers of @p props, in wire order.
@@ -346,25 +345,25 @@ typedef struct mqttproto_subscription {
 
 /** @brief The will message of a CONNECT (the seed's Will). */
 typedef struct mqttproto_will {
-    mqttproto_str topic;              /**< Will Topic, a topic name. */
-    mqttproto_bin payload;            /**< Will Payload. */
-    mqttproto_qos qos;                /**< Will QoS. */
-    bool retain;                      /**< Will Retain. */
-    mqttproto_properties properties;  /**< Will Properties. */
+    mqttproto_str topic;             /**< Will Topic, a topic name. */
+    mqttproto_bin payload;           /**< Will Payload. */
+    mqttproto_qos qos;               /**< Will QoS. */
+    bool retain;                     /**< Will Retain. */
+    mqttproto_properties properties; /**< Will Properties. */
 } mqttproto_will;
 
 /** @brief CONNECT. */
 typedef struct mqttproto_connect {
     uint8_t protocol_version; /**< 5. Encoding treats 0 as 5. */
     bool clean_start;
-    uint16_t keep_alive;      /**< Seconds; 0 disables keep alive. */
-    mqttproto_str client_id;  /**< May be empty. */
+    uint16_t keep_alive;     /**< Seconds; 0 disables keep alive. */
+    mqttproto_str client_id; /**< May be empty. */
     bool has_will;
-    mqttproto_will will;      /**< Meaningful when has_will. */
+    mqttproto_will will; /**< Meaningful when has_will. */
     bool has_username;
-    mqttproto_str username;   /**< Meaningful when has_username. */
+    mqttproto_str username; /**< Meaningful when has_username. */
     bool has_password;
-    mqttproto_bin password;   /**< Binary data; meaningful when has_password. */
+    mqttproto_bin password; /**< Binary data; meaningful when has_password. */
     mqttproto_properties properties;
 } mqttproto_connect;
 
@@ -377,12 +376,12 @@ typedef struct mqttproto_connack {
 
 /** @brief PUBLISH. */
 typedef struct mqttproto_publish {
-    mqttproto_str topic;      /**< Empty only with a Topic Alias property. */
+    mqttproto_str topic; /**< Empty only with a Topic Alias property. */
     mqttproto_bin payload;
     mqttproto_qos qos;
     bool retain;
     bool dup;
-    uint16_t packet_id;       /**< Non-zero for QoS 1 and 2; 0 for QoS 0. */
+    uint16_t packet_id; /**< Non-zero for QoS 1 and 2; 0 for QoS 0. */
     mqttproto_properties properties;
 } mqttproto_publish;
 
@@ -449,7 +448,7 @@ typedef struct mqttproto_packet {
         mqttproto_connect connect;
         mqttproto_connack connack;
         mqttproto_publish publish;
-        mqttproto_ack puback;  /**< Also pubrec, pubrel, pubcomp: same layout. */
+        mqttproto_ack puback; /**< Also pubrec, pubrel, pubcomp: same layout. */
         mqttproto_ack pubrec;
         mqttproto_ack pubrel;
         mqttproto_ack pubcomp;
@@ -489,8 +488,8 @@ MQTTPROTO_API bool mqttproto_topic_filters_next(const mqttproto_topic_filter_lis
 
 /** @brief Codec options: fill with mqttproto_codec_options_default(). */
 typedef struct mqttproto_codec_options {
-    uint32_t version;            /**< ::MQTTPROTO_CODEC_OPTIONS_VERSION. */
-    uint8_t protocol_version;    /**< ::MQTTPROTO_PROTOCOL_V5. */
+    uint32_t version;         /**< ::MQTTPROTO_CODEC_OPTIONS_VERSION. */
+    uint8_t protocol_version; /**< ::MQTTPROTO_PROTOCOL_V5. */
     /** Largest whole packet (fixed header included) accepted or produced;
         default ::MQTTPROTO_MAX_PACKET_SIZE. */
     uint32_t maximum_packet_size;

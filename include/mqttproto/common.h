@@ -27,45 +27,45 @@ extern "C" {
  * Columns: name, value, the reason code a peer is sent when the error comes
  * from its input (see mqttproto_err_reason_code()), and a message.
  */
-#define MQTTPROTO_ERROR_LIST(X)                                                                 \
-    X(INVALID_ARGUMENT, -1, 0x80, "invalid argument (caller error)")                            \
-    X(NO_MEMORY, -2, 0x80, "out of memory")                                                     \
-    X(BUFFER_TOO_SMALL, -3, 0x80, "output buffer too small")                                    \
-    X(MALFORMED_VARIABLE_INTEGER, -10, 0x81, "variable byte integer longer than 4 bytes")       \
-    X(NON_MINIMAL_VARIABLE_INTEGER, -11, 0x81, "variable byte integer not minimally encoded")   \
-    X(RESERVED_PACKET_TYPE, -12, 0x81, "reserved packet type 0")                                \
-    X(BAD_FIXED_HEADER_FLAGS, -13, 0x81, "reserved fixed header flags have wrong values")       \
-    X(TRUNCATED, -14, 0x81, "a field runs past the end of the packet")                          \
-    X(TRAILING_BYTES, -15, 0x81, "bytes left over at the end of the packet")                    \
-    X(INVALID_UTF8, -16, 0x81, "ill-formed UTF-8 string")                                       \
-    X(UTF8_NULL_CHARACTER, -17, 0x81, "UTF-8 string contains U+0000")                           \
-    X(BAD_QOS, -18, 0x81, "QoS value 3")                                                        \
-    X(DUP_ON_QOS0, -19, 0x81, "DUP flag set on a QoS 0 PUBLISH")                                \
-    X(BAD_CONNECT_FLAGS, -20, 0x81, "reserved or inconsistent CONNECT flags")                   \
-    X(BAD_CONNACK_FLAGS, -21, 0x81, "reserved CONNACK acknowledge flags set")                   \
-    X(BAD_SUBSCRIPTION_OPTIONS, -22, 0x81, "reserved subscription option bits set")             \
-    X(UNKNOWN_PROPERTY, -23, 0x81, "unknown property identifier")                               \
-    X(PROPERTY_NOT_ALLOWED, -24, 0x81, "property not allowed in this packet")                   \
-    X(DUPLICATE_PROPERTY, -25, 0x82, "property given more than once")                           \
-    X(INVALID_PROPERTY_VALUE, -26, 0x82, "property value out of range")                         \
-    X(INVALID_REASON_CODE, -27, 0x82, "reason code not allowed in this packet")                 \
-    X(ZERO_PACKET_ID, -28, 0x82, "packet identifier 0")                                         \
-    X(UNEXPECTED_PACKET_ID, -29, 0x82, "packet identifier given on a QoS 0 PUBLISH")            \
-    X(EMPTY_SUBSCRIPTION_LIST, -30, 0x82, "SUBSCRIBE or UNSUBSCRIBE without a topic filter")    \
-    X(EMPTY_REASON_CODE_LIST, -31, 0x82, "SUBACK or UNSUBACK without a reason code")            \
-    X(TOPIC_NAME_INVALID, -32, 0x82, "invalid topic name")                                      \
-    X(TOPIC_FILTER_INVALID, -33, 0x8F, "invalid topic filter")                                  \
-    X(EMPTY_TOPIC_WITHOUT_ALIAS, -34, 0x82, "empty topic name and no topic alias")              \
-    X(TOPIC_ALIAS_INVALID, -35, 0x94, "topic alias 0")                                          \
-    X(NO_LOCAL_ON_SHARED, -36, 0x82, "No Local set on a shared subscription")                   \
-    X(BAD_RETAIN_HANDLING, -37, 0x82, "retain handling value 3")                                \
-    X(SESSION_PRESENT_ON_ERROR, -38, 0x82, "session present set on a refused CONNACK")          \
-    X(BAD_PROTOCOL_NAME, -39, 0x84, "protocol name is not MQTT")                                \
-    X(UNSUPPORTED_PROTOCOL_VERSION, -40, 0x84, "unsupported protocol version")                  \
-    X(PACKET_TOO_LARGE, -41, 0x95, "packet larger than the maximum packet size")                \
-    X(TOO_MANY_PROPERTIES, -42, 0x83, "more user properties than the configured limit")         \
-    X(STRING_TOO_LONG, -43, 0x80, "string or binary value longer than 65,535 bytes")            \
-    X(VALUE_TOO_LARGE, -44, 0x80, "value does not fit its wire field")                         \
+#define MQTTPROTO_ERROR_LIST(X)                                                                    \
+    X(INVALID_ARGUMENT, -1, 0x80, "invalid argument (caller error)")                               \
+    X(NO_MEMORY, -2, 0x80, "out of memory")                                                        \
+    X(BUFFER_TOO_SMALL, -3, 0x80, "output buffer too small")                                       \
+    X(MALFORMED_VARIABLE_INTEGER, -10, 0x81, "variable byte integer longer than 4 bytes")          \
+    X(NON_MINIMAL_VARIABLE_INTEGER, -11, 0x81, "variable byte integer not minimally encoded")      \
+    X(RESERVED_PACKET_TYPE, -12, 0x81, "reserved packet type 0")                                   \
+    X(BAD_FIXED_HEADER_FLAGS, -13, 0x81, "reserved fixed header flags have wrong values")          \
+    X(TRUNCATED, -14, 0x81, "a field runs past the end of the packet")                             \
+    X(TRAILING_BYTES, -15, 0x81, "bytes left over at the end of the packet")                       \
+    X(INVALID_UTF8, -16, 0x81, "ill-formed UTF-8 string")                                          \
+    X(UTF8_NULL_CHARACTER, -17, 0x81, "UTF-8 string contains U+0000")                              \
+    X(BAD_QOS, -18, 0x81, "QoS value 3")                                                           \
+    X(DUP_ON_QOS0, -19, 0x81, "DUP flag set on a QoS 0 PUBLISH")                                   \
+    X(BAD_CONNECT_FLAGS, -20, 0x81, "reserved or inconsistent CONNECT flags")                      \
+    X(BAD_CONNACK_FLAGS, -21, 0x81, "reserved CONNACK acknowledge flags set")                      \
+    X(BAD_SUBSCRIPTION_OPTIONS, -22, 0x81, "reserved subscription option bits set")                \
+    X(UNKNOWN_PROPERTY, -23, 0x81, "unknown property identifier")                                  \
+    X(PROPERTY_NOT_ALLOWED, -24, 0x81, "property not allowed in this packet")                      \
+    X(DUPLICATE_PROPERTY, -25, 0x82, "property given more than once")                              \
+    X(INVALID_PROPERTY_VALUE, -26, 0x82, "property value out of range")                            \
+    X(INVALID_REASON_CODE, -27, 0x82, "reason code not allowed in this packet")                    \
+    X(ZERO_PACKET_ID, -28, 0x82, "packet identifier 0")                                            \
+    X(UNEXPECTED_PACKET_ID, -29, 0x82, "packet identifier given on a QoS 0 PUBLISH")               \
+    X(EMPTY_SUBSCRIPTION_LIST, -30, 0x82, "SUBSCRIBE or UNSUBSCRIBE without a topic filter")       \
+    X(EMPTY_REASON_CODE_LIST, -31, 0x82, "SUBACK or UNSUBACK without a reason code")               \
+    X(TOPIC_NAME_INVALID, -32, 0x82, "invalid topic name")                                         \
+    X(TOPIC_FILTER_INVALID, -33, 0x8F, "invalid topic filter")                                     \
+    X(EMPTY_TOPIC_WITHOUT_ALIAS, -34, 0x82, "empty topic name and no topic alias")                 \
+    X(TOPIC_ALIAS_INVALID, -35, 0x94, "topic alias 0")                                             \
+    X(NO_LOCAL_ON_SHARED, -36, 0x82, "No Local set on a shared subscription")                      \
+    X(BAD_RETAIN_HANDLING, -37, 0x82, "retain handling value 3")                                   \
+    X(SESSION_PRESENT_ON_ERROR, -38, 0x82, "session present set on a refused CONNACK")             \
+    X(BAD_PROTOCOL_NAME, -39, 0x84, "protocol name is not MQTT")                                   \
+    X(UNSUPPORTED_PROTOCOL_VERSION, -40, 0x84, "unsupported protocol version")                     \
+    X(PACKET_TOO_LARGE, -41, 0x95, "packet larger than the maximum packet size")                   \
+    X(TOO_MANY_PROPERTIES, -42, 0x83, "more user properties than the configured limit")            \
+    X(STRING_TOO_LONG, -43, 0x80, "string or binary value longer than 65,535 bytes")               \
+    X(VALUE_TOO_LARGE, -44, 0x80, "value does not fit its wire field")                             \
     X(SUBSCRIPTION_QOS_INVALID, -45, 0x82, "subscription maximum QoS 3")
 
 /** @brief Error codes: always negative; 0 is success. */
@@ -149,16 +149,16 @@ typedef enum mqttproto_qos {
 
 /** @brief Retain handling subscription option (MQTT 5.0 section 3.8.3.1). */
 typedef enum mqttproto_retain_handling {
-    MQTTPROTO_RETAIN_SEND_ON_SUBSCRIBE = 0,   /**< Send retained messages on subscribe. */
-    MQTTPROTO_RETAIN_SEND_IF_NEW = 1,         /**< Only if the subscription did not exist. */
-    MQTTPROTO_RETAIN_DO_NOT_SEND = 2          /**< Never send retained messages on subscribe. */
+    MQTTPROTO_RETAIN_SEND_ON_SUBSCRIBE = 0, /**< Send retained messages on subscribe. */
+    MQTTPROTO_RETAIN_SEND_IF_NEW = 1,       /**< Only if the subscription did not exist. */
+    MQTTPROTO_RETAIN_DO_NOT_SEND = 2        /**< Never send retained messages on subscribe. */
 } mqttproto_retain_handling;
 
 /** @brief Where an outbound QoS 1/2 PUBLISH is in its flow (seed's PublishAckState). */
 typedef enum mqttproto_publish_ack_state {
-    MQTTPROTO_ACK_STATE_PENDING = 0,       /**< Queued or sent; no acknowledgement yet. */
-    MQTTPROTO_ACK_STATE_RECEIVED = 1,      /**< PUBREC received (QoS 2); PUBREL sent. */
-    MQTTPROTO_ACK_STATE_COMPLETED = 2      /**< PUBACK or PUBCOMP received. */
+    MQTTPROTO_ACK_STATE_PENDING = 0,  /**< Queued or sent; no acknowledgement yet. */
+    MQTTPROTO_ACK_STATE_RECEIVED = 1, /**< PUBREC received (QoS 2); PUBREL sent. */
+    MQTTPROTO_ACK_STATE_COMPLETED = 2 /**< PUBACK or PUBCOMP received. */
 } mqttproto_publish_ack_state;
 
 /**

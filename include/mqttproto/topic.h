@@ -17,7 +17,8 @@ extern "C" {
 /**
  * @brief Validate a topic name (as in PUBLISH, a will or a Response Topic).
  * @return 0, or ::MQTTPROTO_ERR_TOPIC_NAME_INVALID (empty, longer than
- *         65,535 bytes, or containing '+' or '#'),
+ *         65,535 bytes, containing '+' or '#', or a NULL data pointer with a
+ *         non-zero length),
  *         ::MQTTPROTO_ERR_INVALID_UTF8, ::MQTTPROTO_ERR_UTF8_NULL_CHARACTER.
  */
 MQTTPROTO_API int mqttproto_topic_name_validate(mqttproto_str topic);
@@ -26,7 +27,8 @@ MQTTPROTO_API int mqttproto_topic_name_validate(mqttproto_str topic);
  * @brief Validate a topic filter, including a shared subscription filter
  * `$share/{ShareName}/{filter}`.
  * @return 0, or ::MQTTPROTO_ERR_TOPIC_FILTER_INVALID (empty, too long, '#'
- *         not alone and last, '+' not a whole level, bad shared form),
+ *         not alone and last, '+' not a whole level, bad shared form, or a
+ *         NULL data pointer with a non-zero length),
  *         ::MQTTPROTO_ERR_INVALID_UTF8, ::MQTTPROTO_ERR_UTF8_NULL_CHARACTER.
  */
 MQTTPROTO_API int mqttproto_topic_filter_validate(mqttproto_str filter);
@@ -39,8 +41,10 @@ MQTTPROTO_API int mqttproto_topic_filter_validate(mqttproto_str filter);
  *                   whole filter when it is not shared (may be NULL).
  * @return 1 when @p filter is a valid shared subscription filter, 0 when it
  *         does not start with "$share/", or ::MQTTPROTO_ERR_TOPIC_FILTER_INVALID
- *         when it starts with "$share/" but is not a valid shared filter.
- *         The views point into @p filter.
+ *         when it starts with "$share/" but is not a valid shared filter, or
+ *         when @p filter has a NULL data pointer with a non-zero length.
+ *         The views point into @p filter. On 0, @p share_name is empty and
+ *         @p inner is the whole filter; on an error both are empty.
  */
 MQTTPROTO_API int mqttproto_shared_filter_parse(mqttproto_str filter, mqttproto_str *share_name,
                                                 mqttproto_str *inner);
