@@ -66,7 +66,23 @@ extern "C" {
     X(TOO_MANY_PROPERTIES, -42, 0x83, "more user properties than the configured limit")            \
     X(STRING_TOO_LONG, -43, 0x80, "string or binary value longer than 65,535 bytes")               \
     X(VALUE_TOO_LARGE, -44, 0x80, "value does not fit its wire field")                             \
-    X(SUBSCRIPTION_QOS_INVALID, -45, 0x82, "subscription maximum QoS 3")
+    X(SUBSCRIPTION_QOS_INVALID, -45, 0x82, "subscription maximum QoS 3")                           \
+    X(BAD_STATE, -50, 0x80, "operation not allowed in the current state")                          \
+    X(QUEUE_FULL, -51, 0x97, "outbound queue limit reached")                                       \
+    X(RETAIN_NOT_SUPPORTED, -52, 0x9A, "the server does not support retained messages")            \
+    X(PACKET_ID_EXHAUSTED, -53, 0x80, "every packet identifier is in use")                         \
+    X(NOT_SUBSCRIBED, -54, 0x80, "topic filter not subscribed")                                    \
+    X(UNEXPECTED_PACKET, -55, 0x82, "packet not allowed in the current state")                     \
+    X(UNKNOWN_PACKET_ID, -56, 0x82, "acknowledgement for a packet identifier not in use")          \
+    X(REASON_CODE_COUNT_MISMATCH, -57, 0x82, "reason code count differs from the request")         \
+    X(RECEIVE_MAXIMUM_EXCEEDED, -58, 0x93, "more QoS 1/2 PUBLISH in flight than Receive Maximum")  \
+    X(TOPIC_ALIAS_OUT_OF_RANGE, -59, 0x94, "topic alias above the Topic Alias Maximum")            \
+    X(TOPIC_ALIAS_UNKNOWN, -60, 0x82, "topic alias with no topic mapped to it")                    \
+    X(KEEP_ALIVE_TIMEOUT, -61, 0x8D, "no PINGRESP within the keep-alive timeout")                  \
+    X(SESSION_PRESENT_INVALID, -62, 0x82, "session present where no session can exist")            \
+    X(AUTH_METHOD_MISMATCH, -63, 0x82, "authentication method differs from the one in CONNECT")    \
+    X(CONNECTION_LOST, -64, 0x80, "the connection ended before the flow completed")                \
+    X(SESSION_LOST, -65, 0x80, "the session was not resumed; the message was discarded")
 
 /** @brief Error codes: always negative; 0 is success. */
 typedef enum mqttproto_error {

@@ -9,6 +9,7 @@
 #include "mqttproto/common.h"
 #include "mqttproto/codec.h"
 #include "mqttproto/topic.h"
+#include "mqttproto/client.h"
 
 #ifdef __cplusplus
 extern "C" {

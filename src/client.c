@@ -1,0 +1,980 @@
+/*
+ * The client role: lifecycle, CONNECT/CONNACK, the byte interface, events,
+ * keep alive, enhanced authentication and DISCONNECT. Publishing lives in
+ * client_publish.c, subscriptions in client_subscribe.c.
+ */
+#include "client_internal.h"
+#include "codec_internal.h"
+
+#include <string.h>
+
+#define DEFAULT_MAXIMUM_PACKET_SIZE (1024u * 1024u)
+#define MIN_MAXIMUM_PACKET_SIZE     16u
+
+void mqttproto_client_settings_default(mqttproto_client_settings *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    memset(s, 0, sizeof *s);
+    s->version = MQTTPROTO_CLIENT_SETTINGS_VERSION;
+    s->maximum_packet_size = DEFAULT_MAXIMUM_PACKET_SIZE;
+    s->receive_maximum = 64;
+    s->topic_alias_maximum = 16;
+    s->outbound_topic_alias_maximum = 16;
+    s->max_queued_messages = 1000;
+    s->max_queued_bytes = 16u * 1024u * 1024u;
+    s->max_user_properties = 256;
+}
+
+void mqttproto_connect_options_default(mqttproto_connect_options *o)
+{
+    if (o == NULL) {
+        return;
+    }
+    memset(o, 0, sizeof *o);
+    o->version = MQTTPROTO_CONNECT_OPTIONS_VERSION;
+    o->protocol_version = MQTTPROTO_PROTOCOL_V5;
+    o->clean_start = true;
+    o->keep_alive = 60;
+    o->topic_alias_maximum = -1;
+    o->request_problem_information = true;
+}
+
+const char *mqttproto_client_state_name(int state)
+{
+    static const char *const names[] = {"DISCONNECTED", "CONNECTING", "CONNECTED", "FAILED"};
+    return state >= 0 && state < 4 ? names[state] : "UNKNOWN";
+}
+
+const char *mqttproto_client_event_type_name(int type)
+{
+    static const char *const names[] = {NULL,
+                                        "CONNECTED",
+                                        "CONNECT_REFUSED",
+                                        "AUTH",
+                                        "MESSAGE",
+                                        "PUBLISH_COMPLETED",
+                                        "PUBLISH_FAILED",
+                                        "SUBSCRIBE_ACK",
+                                        "UNSUBSCRIBE_ACK",
+                                        "REQUEST_FAILED",
+                                        "DISCONNECTED"};
+    return type >= 1 && type <= 10 ? names[type] : "UNKNOWN";
+}
+
+static void server_defaults(mqttproto_client_server_info *s, uint16_t keep_alive)
+{
+    s->maximum_qos = 2;
+    s->retain_available = true;
+    s->wildcard_subscription_available = true;
+    s->subscription_identifier_available = true;
+    s->shared_subscription_available = true;
+    s->receive_maximum = 65535;
+    s->maximum_packet_size = MQTTPROTO_MAX_PACKET_SIZE;
+    s->topic_alias_maximum = 0;
+    s->keep_alive = keep_alive;
+}
+
+int mqttproto_client_create(const mqttproto_client_settings *settings, mqttproto_client **out)
+{
+    if (out == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    mqttproto_client_settings s;
+    if (settings == NULL) {
+        mqttproto_client_settings_default(&s);
+    } else {
+        s = *settings;
+    }
+    if (s.version != MQTTPROTO_CLIENT_SETTINGS_VERSION || s.receive_maximum == 0 ||
+        s.maximum_packet_size < MIN_MAXIMUM_PACKET_SIZE) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    mqttproto_mem mem;
+    mqttproto_mem_resolve(s.mem, &mem);
+    mqttproto_client *c = mem_alloc(&mem, sizeof *c);
+    if (c == NULL) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    memset(c, 0, sizeof *c);
+    c->mem = mem;
+    c->settings = s;
+    c->settings.mem = NULL; /* copied into c->mem */
+    mqttproto_codec_options_default(&c->in_opts);
+    c->in_opts.maximum_packet_size = s.maximum_packet_size;
+    c->in_opts.max_user_properties = s.max_user_properties;
+    mqttproto_codec_options_default(&c->out_opts);
+    mqttproto_properties_init(&c->no_props);
+    server_defaults(&c->server, 0);
+    c->next_id = 1;
+    c->state = MQTTPROTO_CLIENT_DISCONNECTED;
+    *out = c;
+    return 0;
+}
+
+void mqttproto_client_destroy(mqttproto_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    const mqttproto_mem *m = &c->mem;
+    client_out_free(c);
+    client_requests_free(c);
+    client_in_reset_aliases(c);
+    mem_free(m, c->in_aliases);
+    mem_free(m, c->in_alias_lens);
+    idmap_free(&c->ids, m);
+    strmap_free(&c->out_aliases, m);
+    strmap_free(&c->subs, m);
+    bytebuf_free(&c->in, m);
+    bytebuf_free(&c->out, m);
+    bytebuf_free(&c->arena, m);
+    mem_free(m, c->evs);
+    mem_free(m, c->client_id);
+    mem_free(m, c->auth_method);
+    mem_free(m, c);
+}
+
+/* ---- events ---- */
+
+int client_reserve_events(mqttproto_client *c, size_t n)
+{
+    if (c->ev_cap - c->ev_count >= n) {
+        return 0;
+    }
+    size_t cap = c->ev_cap < 8 ? 8 : c->ev_cap;
+    while (cap - c->ev_count < n) {
+        cap *= 2;
+    }
+    struct ev_rec *evs = mem_alloc(&c->mem, cap * sizeof *evs);
+    if (evs == NULL) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    /* Unroll the ring into the new array. */
+    for (size_t i = 0; i < c->ev_count; i++) {
+        evs[i] = c->evs[(c->ev_head + i) % c->ev_cap];
+    }
+    mem_free(&c->mem, c->evs);
+    c->evs = evs;
+    c->ev_cap = cap;
+    c->ev_head = 0;
+    return 0;
+}
+
+int client_push_event(mqttproto_client *c, const struct ev_rec *ev)
+{
+    if (client_reserve_events(c, 1) != 0) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    c->evs[(c->ev_head + c->ev_count) % c->ev_cap] = *ev;
+    c->ev_count++;
+    return 0;
+}
+
+/* Once no event holds them, input bytes already processed and arena copies
+   can go. */
+static void release_event_memory(mqttproto_client *c)
+{
+    if (c->ev_count != 0) {
+        return;
+    }
+    bytebuf_clear(&c->arena);
+    if (c->parsed > c->in.head) {
+        bytebuf_consume(&c->in, c->parsed - c->in.head);
+        c->parsed = c->in.head;
+    }
+}
+
+int mqttproto_client_next_event(mqttproto_client *c, mqttproto_client_event *ev)
+{
+    if (c == NULL || ev == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->properties = &c->no_props;
+    if (c->ev_count == 0) {
+        release_event_memory(c);
+        return 0;
+    }
+    struct ev_rec r = c->evs[c->ev_head];
+    c->ev_head = (c->ev_head + 1) % c->ev_cap;
+    c->ev_count--;
+    ev->type = (mqttproto_client_event_type)r.type;
+    ev->packet_id = r.packet_id;
+    ev->reason_code = r.reason_code;
+    ev->error = r.error;
+    ev->session_present = r.session_present;
+    if (r.pkt_len == 0) {
+        return 1;
+    }
+    /* The packet was validated when it arrived: decoding it again from the
+       input buffer cannot fail, and keeps every view in place. */
+    ptrdiff_t n = mqttproto_decode(c->in.data + r.pkt_off, r.pkt_len, &c->in_opts, &c->ev_pkt);
+    if (n <= 0) {
+        return 1;
+    }
+    const mqttproto_packet *p = &c->ev_pkt;
+    switch (p->type) {
+    case MQTTPROTO_PACKET_PUBLISH:
+        ev->topic = p->publish.topic;
+        if (r.topic_off != SIZE_MAX) {
+            ev->topic.data = (const char *)c->arena.data + r.topic_off;
+            ev->topic.len = r.topic_len;
+        }
+        ev->payload = p->publish.payload;
+        ev->qos = p->publish.qos;
+        ev->retain = p->publish.retain;
+        ev->dup = p->publish.dup;
+        ev->properties = &p->publish.properties;
+        break;
+    case MQTTPROTO_PACKET_SUBACK:
+    case MQTTPROTO_PACKET_UNSUBACK:
+        ev->reason_codes = p->suback.reason_codes;
+        ev->reason_code_count = p->suback.reason_code_count;
+        ev->properties = &p->suback.properties;
+        break;
+    case MQTTPROTO_PACKET_CONNACK:
+        ev->properties = &p->connack.properties;
+        break;
+    case MQTTPROTO_PACKET_PUBACK:
+    case MQTTPROTO_PACKET_PUBREC:
+    case MQTTPROTO_PACKET_PUBCOMP:
+        ev->properties = &p->puback.properties;
+        break;
+    case MQTTPROTO_PACKET_DISCONNECT:
+    case MQTTPROTO_PACKET_AUTH:
+        ev->properties = &p->disconnect.properties;
+        break;
+    default:
+        break;
+    }
+    return 1;
+}
+
+/* ---- outbound bytes ---- */
+
+/* Leave out what the receiver may do without when a packet is over its
+   Maximum Packet Size. */
+static void strip_optional(mqttproto_properties *p)
+{
+    p->present &= ~(MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_REASON_STRING) |
+                    MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_USER_PROPERTY));
+    p->reason_string.len = 0;
+    p->user_properties = NULL;
+    p->user_property_count = 0;
+    p->wire.data = NULL;
+    p->wire.len = 0;
+}
+
+int client_write_packet(mqttproto_client *c, const mqttproto_packet *pkt)
+{
+    ptrdiff_t size = mqttproto_encoded_size(pkt, &c->out_opts);
+    mqttproto_packet trimmed;
+    if (size == MQTTPROTO_ERR_PACKET_TOO_LARGE) {
+        trimmed = *pkt;
+        switch (pkt->type) {
+        case MQTTPROTO_PACKET_PUBACK:
+        case MQTTPROTO_PACKET_PUBREC:
+        case MQTTPROTO_PACKET_PUBREL:
+        case MQTTPROTO_PACKET_PUBCOMP:
+            /* [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.5.2-2] [MQTT-3.5.2-3]
+               [MQTT-3.6.2-2] [MQTT-3.6.2-3] [MQTT-3.7.2-2] [MQTT-3.7.2-3] */
+            strip_optional(&trimmed.puback.properties);
+            break;
+        case MQTTPROTO_PACKET_DISCONNECT:
+        case MQTTPROTO_PACKET_AUTH:
+            /* [MQTT-3.14.2-3] [MQTT-3.14.2-4] [MQTT-3.15.2-2] [MQTT-3.15.2-3] */
+            strip_optional(&trimmed.disconnect.properties);
+            break;
+        default:
+            return MQTTPROTO_ERR_PACKET_TOO_LARGE;
+        }
+        pkt = &trimmed;
+        size = mqttproto_encoded_size(pkt, &c->out_opts);
+    }
+    if (size < 0) {
+        return (int)size;
+    }
+    uint8_t *dst = bytebuf_reserve(&c->out, &c->mem, (size_t)size);
+    if (dst == NULL) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    ptrdiff_t n = mqttproto_encode(pkt, &c->out_opts, dst, (size_t)size);
+    if (n < 0) {
+        return (int)n;
+    }
+    bytebuf_commit(&c->out, (size_t)n);
+    return 0;
+}
+
+size_t mqttproto_client_get_outbound_data(mqttproto_client *c, const uint8_t **data)
+{
+    if (c == NULL) {
+        if (data != NULL) {
+            *data = NULL;
+        }
+        return 0;
+    }
+    if (c->state == MQTTPROTO_CLIENT_CONNECTED) {
+        client_out_pump(c);
+    }
+    size_t n = bytebuf_size(&c->out);
+    if (data != NULL) {
+        *data = n == 0 ? NULL : bytebuf_data(&c->out);
+    }
+    return n;
+}
+
+void mqttproto_client_consume_outbound(mqttproto_client *c, size_t n)
+{
+    if (c == NULL || n == 0) {
+        return;
+    }
+    bytebuf_consume(&c->out, n);
+    /* The application gives no clock here: the latest time it gave is never
+       later than the real one, so keep alive errs on the early side. */
+    c->last_send_ms = c->now_ms;
+}
+
+size_t mqttproto_client_copy_outbound(mqttproto_client *c, uint8_t *buf, size_t cap)
+{
+    const uint8_t *data;
+    size_t n = mqttproto_client_get_outbound_data(c, &data);
+    if (buf == NULL || n == 0) {
+        return 0;
+    }
+    if (n > cap) {
+        n = cap;
+    }
+    memcpy(buf, data, n);
+    mqttproto_client_consume_outbound(c, n);
+    return n;
+}
+
+/* ---- state ---- */
+
+mqttproto_client_state mqttproto_client_get_state(const mqttproto_client *c)
+{
+    return c == NULL ? MQTTPROTO_CLIENT_DISCONNECTED : c->state;
+}
+
+int mqttproto_client_error(const mqttproto_client *c)
+{
+    return c == NULL || c->state != MQTTPROTO_CLIENT_FAILED ? 0 : c->error;
+}
+
+mqttproto_str mqttproto_client_client_id(const mqttproto_client *c)
+{
+    mqttproto_str s = {NULL, 0};
+    if (c != NULL) {
+        s.data = c->client_id;
+        s.len = c->client_id_len;
+    }
+    return s;
+}
+
+mqttproto_client_server_info mqttproto_client_server(const mqttproto_client *c)
+{
+    mqttproto_client_server_info s;
+    if (c == NULL) {
+        server_defaults(&s, 0);
+        return s;
+    }
+    return c->server;
+}
+
+int client_fail(mqttproto_client *c, int err)
+{
+    if (c->state == MQTTPROTO_CLIENT_CONNECTED) {
+        /* Before CONNACK nothing but CONNECT and AUTH has been accepted, so
+           the connection is simply closed. */
+        mqttproto_packet d;
+        memset(&d, 0, sizeof d);
+        d.type = MQTTPROTO_PACKET_DISCONNECT;
+        d.disconnect.reason_code = mqttproto_err_reason_code(err);
+        mqttproto_properties_init(&d.disconnect.properties);
+        (void)client_write_packet(c, &d);
+    }
+    c->state = MQTTPROTO_CLIENT_FAILED;
+    c->error = err;
+    return err;
+}
+
+static bool copy_str(mqttproto_client *c, char **dst, size_t *dst_len, const char *src, size_t len)
+{
+    char *p = NULL;
+    if (len > 0) {
+        p = mem_alloc(&c->mem, len);
+        if (p == NULL) {
+            return false;
+        }
+        memcpy(p, src, len);
+    }
+    mem_free(&c->mem, *dst);
+    *dst = p;
+    *dst_len = len;
+    return true;
+}
+
+/* ---- CONNECT ---- */
+
+static int build_connect(mqttproto_client *c, const mqttproto_connect_options *o,
+                         mqttproto_packet *pkt, uint16_t *receive_maximum,
+                         uint16_t *topic_alias_maximum)
+{
+    const mqttproto_client_settings *s = &c->settings;
+    uint16_t rm = o->receive_maximum == 0 ? s->receive_maximum : o->receive_maximum;
+    uint32_t mps = o->maximum_packet_size == 0 ? s->maximum_packet_size : o->maximum_packet_size;
+    int32_t tam = o->topic_alias_maximum < 0 ? s->topic_alias_maximum : o->topic_alias_maximum;
+    if (rm > s->receive_maximum || mps > s->maximum_packet_size || mps < MIN_MAXIMUM_PACKET_SIZE ||
+        tam > s->topic_alias_maximum) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    memset(pkt, 0, sizeof *pkt);
+    pkt->type = MQTTPROTO_PACKET_CONNECT;
+    mqttproto_connect *cn = &pkt->connect;
+    cn->protocol_version = MQTTPROTO_PROTOCOL_V5;
+    cn->clean_start = o->clean_start;
+    cn->keep_alive = o->keep_alive;
+    cn->client_id = o->client_id;
+    cn->has_username = o->has_username;
+    cn->username = o->username;
+    cn->has_password = o->has_password;
+    cn->password = o->password;
+    if (o->will != NULL) {
+        cn->has_will = true;
+        cn->will = *o->will;
+    } else {
+        mqttproto_properties_init(&cn->will.properties);
+    }
+    mqttproto_properties *p = &cn->properties;
+    mqttproto_properties_init(p);
+    const int ctx = MQTTPROTO_PACKET_CONNECT;
+    int e = 0;
+    if (o->session_expiry_interval != 0) {
+        e = mqttproto_properties_set_int(p, ctx, MQTTPROTO_PROP_SESSION_EXPIRY_INTERVAL,
+                                         o->session_expiry_interval);
+    }
+    if (e == 0 && rm != 65535) {
+        e = mqttproto_properties_set_int(p, ctx, MQTTPROTO_PROP_RECEIVE_MAXIMUM, rm);
+    }
+    if (e == 0) {
+        e = mqttproto_properties_set_int(p, ctx, MQTTPROTO_PROP_MAXIMUM_PACKET_SIZE, mps);
+    }
+    if (e == 0 && tam > 0) {
+        e = mqttproto_properties_set_int(p, ctx, MQTTPROTO_PROP_TOPIC_ALIAS_MAXIMUM, (uint32_t)tam);
+    }
+    if (e == 0 && o->request_response_information) {
+        e = mqttproto_properties_set_int(p, ctx, MQTTPROTO_PROP_REQUEST_RESPONSE_INFORMATION, 1);
+    }
+    if (e == 0 && !o->request_problem_information) {
+        e = mqttproto_properties_set_int(p, ctx, MQTTPROTO_PROP_REQUEST_PROBLEM_INFORMATION, 0);
+    }
+    if (e == 0 && o->user_property_count > 0) {
+        e = mqttproto_properties_set_user_properties(p, ctx, o->user_properties,
+                                                     o->user_property_count);
+    }
+    if (e == 0 && o->authentication_method.len > 0) {
+        e = mqttproto_properties_set_str(p, ctx, MQTTPROTO_PROP_AUTHENTICATION_METHOD,
+                                         o->authentication_method);
+        if (e == 0 && o->authentication_data.len > 0) {
+            e = mqttproto_properties_set_bin(p, ctx, MQTTPROTO_PROP_AUTHENTICATION_DATA,
+                                             o->authentication_data);
+        }
+    } else if (e == 0 && o->authentication_data.len > 0) {
+        e = MQTTPROTO_ERR_INVALID_ARGUMENT; /* data without a method */
+    }
+    *receive_maximum = rm;
+    *topic_alias_maximum = (uint16_t)tam;
+    return e;
+}
+
+int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_options *o,
+                             uint64_t now_ms)
+{
+    if (c == NULL || o == NULL || o->version != MQTTPROTO_CONNECT_OPTIONS_VERSION ||
+        (o->protocol_version != 0 && o->protocol_version != MQTTPROTO_PROTOCOL_V5)) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (c->state != MQTTPROTO_CLIENT_DISCONNECTED || bytebuf_size(&c->out) != 0) {
+        return MQTTPROTO_ERR_BAD_STATE;
+    }
+    mqttproto_packet pkt;
+    uint16_t rm, tam;
+    int e = build_connect(c, o, &pkt, &rm, &tam);
+    if (e != 0) {
+        return e;
+    }
+    /* Encode without a limit: the server's is not known yet. */
+    mqttproto_codec_options_default(&c->out_opts);
+    e = client_write_packet(c, &pkt); /* [MQTT-3.1.0-1] the first packet */
+    if (e != 0) {
+        return e;
+    }
+    char *id = NULL, *method = NULL;
+    size_t id_len = 0, method_len = 0;
+    if (!copy_str(c, &id, &id_len, o->client_id.data, o->client_id.len) ||
+        !copy_str(c, &method, &method_len, o->authentication_method.data,
+                  o->authentication_method.len)) {
+        mem_free(&c->mem, id);
+        bytebuf_clear(&c->out);
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    if (o->clean_start) {
+        /* [MQTT-3.1.2-4] a new session: what the old one held is gone. */
+        e = client_out_discard_session(c);
+        if (e != 0) {
+            mem_free(&c->mem, id);
+            mem_free(&c->mem, method);
+            bytebuf_clear(&c->out);
+            return e;
+        }
+        strmap_clear(&c->subs, &c->mem);
+        c->has_session = false;
+    }
+    mem_free(&c->mem, c->client_id);
+    mem_free(&c->mem, c->auth_method);
+    c->client_id = id;
+    c->client_id_len = id_len;
+    c->auth_method = method;
+    c->auth_method_len = method_len;
+    c->clean_start = o->clean_start;
+    c->keep_alive_requested = o->keep_alive;
+    c->session_expiry = o->session_expiry_interval;
+    c->our_receive_maximum = rm;
+    c->our_topic_alias_maximum = tam;
+    c->reauthenticating = false;
+    server_defaults(&c->server, o->keep_alive);
+    c->now_ms = now_ms;
+    c->last_send_ms = now_ms;
+    c->ping_pending = false;
+    c->state = MQTTPROTO_CLIENT_CONNECTING;
+    return 0;
+}
+
+/* ---- CONNACK ---- */
+
+static bool method_matches(const mqttproto_client *c, const mqttproto_properties *p)
+{
+    bool has = mqttproto_properties_has(p, MQTTPROTO_PROP_AUTHENTICATION_METHOD);
+    if (c->auth_method_len == 0) {
+        return !has;
+    }
+    return has && p->authentication_method.len == c->auth_method_len &&
+           memcmp(p->authentication_method.data, c->auth_method, c->auth_method_len) == 0;
+}
+
+static void adopt_server_limits(mqttproto_client *c, const mqttproto_properties *p)
+{
+    mqttproto_client_server_info *s = &c->server;
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_MAXIMUM_QOS)) {
+        s->maximum_qos = p->maximum_qos;
+    }
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_RETAIN_AVAILABLE)) {
+        s->retain_available = p->retain_available != 0;
+    }
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_WILDCARD_SUBSCRIPTION_AVAILABLE)) {
+        s->wildcard_subscription_available = p->wildcard_subscription_available != 0;
+    }
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER_AVAILABLE)) {
+        s->subscription_identifier_available = p->subscription_identifier_available != 0;
+    }
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_SHARED_SUBSCRIPTION_AVAILABLE)) {
+        s->shared_subscription_available = p->shared_subscription_available != 0;
+    }
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_RECEIVE_MAXIMUM)) {
+        s->receive_maximum = p->receive_maximum;
+    }
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_MAXIMUM_PACKET_SIZE)) {
+        s->maximum_packet_size = p->maximum_packet_size;
+    }
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_TOPIC_ALIAS_MAXIMUM)) {
+        s->topic_alias_maximum = p->topic_alias_maximum;
+    }
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_SERVER_KEEP_ALIVE)) {
+        /* [MQTT-3.1.2-21] [MQTT-3.2.2-21] */
+        s->keep_alive = p->server_keep_alive;
+    }
+    /* [MQTT-3.2.2-15] never send more than the server accepts. */
+    c->out_opts.maximum_packet_size = s->maximum_packet_size;
+    /* [MQTT-3.2.2-17] [MQTT-3.2.2-18] [MQTT-3.3.2-9] */
+    c->out_alias_limit = s->topic_alias_maximum < c->settings.outbound_topic_alias_maximum
+                             ? s->topic_alias_maximum
+                             : c->settings.outbound_topic_alias_maximum;
+}
+
+static int handle_connack(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len)
+{
+    if (c->state != MQTTPROTO_CLIENT_CONNECTING) {
+        return MQTTPROTO_ERR_UNEXPECTED_PACKET;
+    }
+    const mqttproto_connack *ca = &pkt->connack;
+    struct ev_rec ev = {0};
+    ev.pkt_off = off;
+    ev.pkt_len = len;
+    ev.topic_off = SIZE_MAX;
+    ev.reason_code = ca->reason_code;
+    if (ca->reason_code >= 0x80) {
+        /* [MQTT-4.13.2-1] the server closes the connection. */
+        ev.type = MQTTPROTO_CLIENT_EVENT_CONNECT_REFUSED;
+        int e = client_push_event(c, &ev);
+        if (e != 0) {
+            return e;
+        }
+        c->state = MQTTPROTO_CLIENT_DISCONNECTED;
+        return 0;
+    }
+    if (ca->session_present && (c->clean_start || !c->has_session)) {
+        /* [MQTT-3.2.2-4] a session we do not have cannot be present. */
+        return MQTTPROTO_ERR_SESSION_PRESENT_INVALID;
+    }
+    if (c->auth_method_len > 0 && !method_matches(c, &ca->properties)) {
+        return MQTTPROTO_ERR_AUTH_METHOD_MISMATCH; /* [MQTT-4.12.0-5] */
+    }
+    const mqttproto_properties *p = &ca->properties;
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_ASSIGNED_CLIENT_IDENTIFIER) &&
+        !copy_str(c, &c->client_id, &c->client_id_len, p->assigned_client_identifier.data,
+                  p->assigned_client_identifier.len)) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    if (client_reserve_events(c, 1) != 0) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    adopt_server_limits(c, p);
+    c->state = MQTTPROTO_CLIENT_CONNECTED;
+    int e;
+    if (ca->session_present) {
+        e = client_out_resume(c); /* [MQTT-4.4.0-1] */
+    } else {
+        /* [MQTT-3.2.2-5] the server has no session: neither do we. */
+        e = client_out_discard_session(c);
+        strmap_clear(&c->subs, &c->mem);
+    }
+    ev.type = MQTTPROTO_CLIENT_EVENT_CONNECTED;
+    ev.session_present = ca->session_present;
+    (void)client_push_event(c, &ev); /* room reserved above */
+    if (e != 0) {
+        return e;
+    }
+    /* [MQTT-3.1.2-23] state is kept only when the session outlives the
+       connection. */
+    c->has_session = c->session_expiry != 0;
+    return 0;
+}
+
+/* ---- AUTH ---- */
+
+static int handle_auth(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len)
+{
+    if (c->auth_method_len == 0) {
+        return MQTTPROTO_ERR_UNEXPECTED_PACKET; /* [MQTT-4.12.0-7] */
+    }
+    if (!method_matches(c, &pkt->auth.properties)) {
+        return MQTTPROTO_ERR_AUTH_METHOD_MISMATCH; /* [MQTT-4.12.0-5] */
+    }
+    uint8_t rc = pkt->auth.reason_code;
+    if (c->state == MQTTPROTO_CLIENT_CONNECTING) {
+        if (rc != MQTTPROTO_RC_CONTINUE_AUTHENTICATION) {
+            return MQTTPROTO_ERR_UNEXPECTED_PACKET;
+        }
+    } else if (!c->reauthenticating || rc == MQTTPROTO_RC_REAUTHENTICATE) {
+        return MQTTPROTO_ERR_UNEXPECTED_PACKET;
+    } else if (rc == MQTTPROTO_RC_SUCCESS) {
+        c->reauthenticating = false;
+    }
+    struct ev_rec ev = {0};
+    ev.type = MQTTPROTO_CLIENT_EVENT_AUTH;
+    ev.reason_code = rc;
+    ev.pkt_off = off;
+    ev.pkt_len = len;
+    ev.topic_off = SIZE_MAX;
+    return client_push_event(c, &ev);
+}
+
+int mqttproto_client_auth(mqttproto_client *c, uint8_t reason_code, mqttproto_bin data,
+                          const mqttproto_properties *props)
+{
+    if (c == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (c->auth_method_len == 0) {
+        return MQTTPROTO_ERR_BAD_STATE; /* [MQTT-4.12.0-7] */
+    }
+    if (reason_code == MQTTPROTO_RC_CONTINUE_AUTHENTICATION) {
+        if (c->state != MQTTPROTO_CLIENT_CONNECTING &&
+            !(c->state == MQTTPROTO_CLIENT_CONNECTED && c->reauthenticating)) {
+            return MQTTPROTO_ERR_BAD_STATE;
+        }
+    } else if (reason_code == MQTTPROTO_RC_REAUTHENTICATE) {
+        if (c->state != MQTTPROTO_CLIENT_CONNECTED || c->reauthenticating) {
+            return MQTTPROTO_ERR_BAD_STATE;
+        }
+    } else {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    mqttproto_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = MQTTPROTO_PACKET_AUTH;
+    pkt.auth.reason_code = reason_code; /* [MQTT-4.12.0-3] */
+    if (props != NULL) {
+        pkt.auth.properties = *props;
+    } else {
+        mqttproto_properties_init(&pkt.auth.properties);
+    }
+    mqttproto_properties *p = &pkt.auth.properties;
+    if (mqttproto_properties_has(p, MQTTPROTO_PROP_AUTHENTICATION_METHOD) ||
+        mqttproto_properties_has(p, MQTTPROTO_PROP_AUTHENTICATION_DATA)) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT; /* the client sets them */
+    }
+    mqttproto_str method = {c->auth_method, c->auth_method_len};
+    /* [MQTT-4.12.1-1] the method of the connection */
+    int e = mqttproto_properties_set_str(p, MQTTPROTO_PACKET_AUTH,
+                                         MQTTPROTO_PROP_AUTHENTICATION_METHOD, method);
+    if (e == 0 && data.len > 0) {
+        e = mqttproto_properties_set_bin(p, MQTTPROTO_PACKET_AUTH,
+                                         MQTTPROTO_PROP_AUTHENTICATION_DATA, data);
+    }
+    if (e == 0) {
+        e = client_write_packet(c, &pkt);
+    }
+    if (e == 0 && reason_code == MQTTPROTO_RC_REAUTHENTICATE) {
+        c->reauthenticating = true;
+    }
+    return e;
+}
+
+/* ---- DISCONNECT ---- */
+
+int mqttproto_client_disconnect(mqttproto_client *c, uint8_t reason_code,
+                                const mqttproto_properties *props)
+{
+    if (c == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (c->state != MQTTPROTO_CLIENT_CONNECTED) {
+        return MQTTPROTO_ERR_BAD_STATE;
+    }
+    mqttproto_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = MQTTPROTO_PACKET_DISCONNECT;
+    pkt.disconnect.reason_code = reason_code;
+    if (props != NULL) {
+        pkt.disconnect.properties = *props;
+    } else {
+        mqttproto_properties_init(&pkt.disconnect.properties);
+    }
+    const mqttproto_properties *p = &pkt.disconnect.properties;
+    bool sets_expiry = mqttproto_properties_has(p, MQTTPROTO_PROP_SESSION_EXPIRY_INTERVAL);
+    if (sets_expiry && c->session_expiry == 0 && p->session_expiry_interval != 0) {
+        /* A session that ended with the connection cannot be kept now. */
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    int e = client_write_packet(c, &pkt);
+    if (e != 0) {
+        return e;
+    }
+    if (sets_expiry) {
+        c->session_expiry = p->session_expiry_interval;
+    }
+    /* [MQTT-3.14.4-1] nothing more is sent on this connection. */
+    c->state = MQTTPROTO_CLIENT_DISCONNECTED;
+    c->has_session = c->session_expiry != 0 && c->has_session;
+    return 0;
+}
+
+static int handle_disconnect(mqttproto_client *c, const mqttproto_packet *pkt, size_t off,
+                             size_t len)
+{
+    struct ev_rec ev = {0};
+    ev.type = MQTTPROTO_CLIENT_EVENT_DISCONNECTED;
+    ev.reason_code = pkt->disconnect.reason_code;
+    ev.pkt_off = off;
+    ev.pkt_len = len;
+    ev.topic_off = SIZE_MAX;
+    int e = client_push_event(c, &ev);
+    if (e != 0) {
+        return e;
+    }
+    c->state = MQTTPROTO_CLIENT_DISCONNECTED;
+    return 0;
+}
+
+/* ---- the byte interface ---- */
+
+static int dispatch(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len)
+{
+    if (c->state == MQTTPROTO_CLIENT_CONNECTING && pkt->type != MQTTPROTO_PACKET_CONNACK &&
+        pkt->type != MQTTPROTO_PACKET_AUTH) {
+        return MQTTPROTO_ERR_UNEXPECTED_PACKET; /* CONNACK comes first */
+    }
+    switch (pkt->type) {
+    case MQTTPROTO_PACKET_CONNACK:
+        return handle_connack(c, pkt, off, len);
+    case MQTTPROTO_PACKET_PUBLISH:
+        return client_handle_publish(c, pkt, off, len);
+    case MQTTPROTO_PACKET_PUBACK:
+        return client_handle_puback(c, pkt);
+    case MQTTPROTO_PACKET_PUBREC:
+        return client_handle_pubrec(c, pkt);
+    case MQTTPROTO_PACKET_PUBREL:
+        return client_handle_pubrel(c, pkt);
+    case MQTTPROTO_PACKET_PUBCOMP:
+        return client_handle_pubcomp(c, pkt);
+    case MQTTPROTO_PACKET_SUBACK:
+    case MQTTPROTO_PACKET_UNSUBACK:
+        return client_handle_suback(c, pkt, off, len);
+    case MQTTPROTO_PACKET_PINGRESP:
+        c->ping_pending = false;
+        return 0;
+    case MQTTPROTO_PACKET_DISCONNECT:
+        return handle_disconnect(c, pkt, off, len);
+    case MQTTPROTO_PACKET_AUTH:
+        return handle_auth(c, pkt, off, len);
+    default:
+        /* CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ: never from a server. */
+        return MQTTPROTO_ERR_UNEXPECTED_PACKET;
+    }
+}
+
+/* Input bytes held at most: one packet of the largest size we accept, and
+   room for the events that still point into the buffer. */
+static size_t input_limit(const mqttproto_client *c)
+{
+    return (size_t)c->settings.maximum_packet_size + 65536u;
+}
+
+ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *c, const uint8_t *data, size_t len,
+                                      uint64_t now_ms)
+{
+    if (c == NULL || (data == NULL && len > 0)) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (c->state == MQTTPROTO_CLIENT_FAILED) {
+        return c->error;
+    }
+    if (c->state == MQTTPROTO_CLIENT_DISCONNECTED) {
+        return MQTTPROTO_ERR_BAD_STATE;
+    }
+    if (now_ms > c->now_ms) {
+        c->now_ms = now_ms;
+    }
+    release_event_memory(c);
+    size_t held = bytebuf_size(&c->in);
+    size_t limit = input_limit(c);
+    size_t take = held >= limit ? 0 : limit - held;
+    if (take > len) {
+        take = len;
+    }
+    if (take > 0 && bytebuf_append(&c->in, &c->mem, data, take) != 0) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    while (c->state == MQTTPROTO_CLIENT_CONNECTING || c->state == MQTTPROTO_CLIENT_CONNECTED) {
+        size_t avail = c->in.len - c->parsed;
+        const uint8_t *p = c->in.data + c->parsed;
+        ptrdiff_t size = mqttproto_frame_size(p, avail, &c->in_opts, NULL);
+        if (size == 0 || (size > 0 && (size_t)size > avail)) {
+            break;
+        }
+        mqttproto_packet pkt;
+        ptrdiff_t n = size < 0 ? size : mqttproto_decode(p, (size_t)size, &c->in_opts, &pkt);
+        int e = n < 0 ? (int)n : dispatch(c, &pkt, c->parsed, (size_t)n);
+        if (e == MQTTPROTO_ERR_NO_MEMORY) {
+            /* Nothing of the packet took effect: it is processed again on
+               the next call. */
+            return e;
+        }
+        if (e != 0) {
+            return client_fail(c, e);
+        }
+        c->parsed += (size_t)n;
+    }
+    return (ptrdiff_t)take;
+}
+
+/* ---- timers ---- */
+
+static uint64_t keep_alive_ms(const mqttproto_client *c)
+{
+    return (uint64_t)c->server.keep_alive * 1000u;
+}
+
+uint64_t mqttproto_client_get_expiry(const mqttproto_client *c)
+{
+    if (c == NULL || c->state != MQTTPROTO_CLIENT_CONNECTED || c->server.keep_alive == 0) {
+        return UINT64_MAX;
+    }
+    if (c->ping_pending) {
+        return c->ping_deadline;
+    }
+    return c->last_send_ms + keep_alive_ms(c);
+}
+
+int mqttproto_client_handle_expiry(mqttproto_client *c, uint64_t now_ms)
+{
+    if (c == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (now_ms > c->now_ms) {
+        c->now_ms = now_ms;
+    }
+    if (c->state != MQTTPROTO_CLIENT_CONNECTED || c->server.keep_alive == 0) {
+        return 0;
+    }
+    if (c->ping_pending) {
+        if (now_ms >= c->ping_deadline) {
+            /* The server is gone: no DISCONNECT, the connection is closed. */
+            c->state = MQTTPROTO_CLIENT_FAILED;
+            c->error = MQTTPROTO_ERR_KEEP_ALIVE_TIMEOUT;
+            return c->error;
+        }
+        return 0;
+    }
+    if (now_ms < c->last_send_ms + keep_alive_ms(c)) {
+        return 0;
+    }
+    mqttproto_packet ping;
+    memset(&ping, 0, sizeof ping);
+    ping.type = MQTTPROTO_PACKET_PINGREQ;
+    int e = client_write_packet(c, &ping); /* [MQTT-3.1.2-20] */
+    if (e != 0) {
+        return e;
+    }
+    uint64_t wait =
+        c->settings.pingresp_timeout_ms != 0 ? c->settings.pingresp_timeout_ms : keep_alive_ms(c);
+    c->ping_pending = true;
+    c->ping_deadline = now_ms + wait;
+    return 0;
+}
+
+/* ---- the end of a connection ---- */
+
+int mqttproto_client_connection_lost(mqttproto_client *c)
+{
+    if (c == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    bytebuf_clear(&c->out);
+    /* Input of the old connection means nothing on the next one, but events
+       already queued still point into it. */
+    if (c->ev_count == 0) {
+        bytebuf_clear(&c->in);
+        c->parsed = 0;
+    } else {
+        c->in.len = c->parsed;
+    }
+    client_out_connection_lost(c);
+    client_requests_connection_lost(c);
+    client_in_reset_aliases(c); /* [MQTT-3.3.2-7] */
+    strmap_clear(&c->out_aliases, &c->mem);
+    c->ping_pending = false;
+    c->reauthenticating = false;
+    if (c->session_expiry == 0) {
+        /* [MQTT-3.1.2-23] the server forgets the session with the connection. */
+        c->has_session = false;
+    }
+    c->state = MQTTPROTO_CLIENT_DISCONNECTED;
+    c->error = 0;
+    return 0;
+}
