@@ -18,6 +18,7 @@ PACKAGES=(
     gcovr
     valgrind
     binutils
+    mosquitto
 )
 
 missing=()

@@ -120,8 +120,10 @@ void mqttproto_client_destroy(mqttproto_client *c)
         return;
     }
     const mqttproto_mem *m = &c->mem;
-    client_out_free(c);
+    /* Requests first: their walk of the identifier table reads the kind of
+       every entry, outbound messages included. */
     client_requests_free(c);
+    client_out_free(c);
     client_in_reset_aliases(c);
     mem_free(m, c->in_aliases);
     mem_free(m, c->in_alias_lens);
@@ -318,6 +320,7 @@ size_t mqttproto_client_get_outbound_data(mqttproto_client *c, const uint8_t **d
         return 0;
     }
     if (c->state == MQTTPROTO_CLIENT_CONNECTED) {
+        /* [MQTT-3.1.2-30] nothing but AUTH before CONNACK */
         client_out_pump(c);
     }
     size_t n = bytebuf_size(&c->out);
@@ -522,7 +525,13 @@ int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_option
         bytebuf_clear(&c->out);
         return MQTTPROTO_ERR_NO_MEMORY;
     }
-    if (o->clean_start) {
+    /* [MQTT-3.1.3-2] session state belongs to one Client Identifier. */
+    bool same_id = c->client_id_len == o->client_id.len && o->client_id.len > 0 &&
+                   memcmp(c->client_id, o->client_id.data, o->client_id.len) == 0;
+    if (!same_id) {
+        c->has_session = false;
+    }
+    if (o->clean_start || !same_id) {
         /* [MQTT-3.1.2-4] a new session: what the old one held is gone. */
         e = client_out_discard_session(c);
         if (e != 0) {

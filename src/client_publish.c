@@ -179,15 +179,11 @@ int32_t mqttproto_client_publish(mqttproto_client *c, mqttproto_str topic, mqttp
 
 /* ---- sending ---- */
 
+static int write_ack(mqttproto_client *c, mqttproto_packet_type type, uint16_t id, uint8_t rc);
+
 static int write_pubrel(mqttproto_client *c, uint16_t id, uint8_t rc)
 {
-    mqttproto_packet pkt;
-    memset(&pkt, 0, sizeof pkt);
-    pkt.type = MQTTPROTO_PACKET_PUBREL;
-    pkt.pubrel.packet_id = id;
-    pkt.pubrel.reason_code = rc;
-    mqttproto_properties_init(&pkt.pubrel.properties);
-    return client_write_packet(c, &pkt);
+    return write_ack(c, MQTTPROTO_PACKET_PUBREL, id, rc);
 }
 
 /* The alias for @p m's topic on this connection: its number, and whether
@@ -230,7 +226,9 @@ static int write_publish(mqttproto_client *c, struct out_msg *m)
             return MQTTPROTO_ERR_NO_MEMORY;
         }
         if (m->ever_sent) {
-            /* [MQTT-3.3.1-1] a retransmission */
+            /* [MQTT-3.3.1-1] [MQTT-3.3.1-3] DUP only on a retransmission;
+               [MQTT-4.3.1-1] [MQTT-4.3.2-2] [MQTT-4.3.3-2] never on a first
+               send or at QoS 0 (publish() encoded DUP 0). */
             c->out.data[c->out.len - m->len] |= 0x08u;
         }
         return 0;
@@ -298,7 +296,11 @@ void client_out_pump(mqttproto_client *c)
             continue;
         }
         if (m->qos > 0 && c->inflight >= c->server.receive_maximum) {
-            return; /* [MQTT-3.3.4-7] [MQTT-4.9.0-2] */
+            /* [MQTT-3.3.4-7] [MQTT-4.9.0-1] [MQTT-4.9.0-2] the quota starts at
+               the server's Receive Maximum; acknowledgements and other
+               packets are written apart and never wait [MQTT-3.3.4-8]
+               [MQTT-4.9.0-3]. */
+            return;
         }
         if (client_reserve_events(c, 1) != 0) {
             return;
@@ -328,6 +330,7 @@ void client_out_pump(mqttproto_client *c)
         if (m->qos > c->server.maximum_qos) {
             m->qos = c->server.maximum_qos;
         }
+        /* [MQTT-4.3.2-3] [MQTT-4.3.3-3] held until acknowledged */
         m->ever_sent = true;
         m->wired = true;
         m->stage = OUT_AWAIT_ACK;
@@ -388,7 +391,9 @@ int client_handle_pubrec(mqttproto_client *c, const mqttproto_packet *pkt)
     if (e != 0) {
         return e;
     }
-    m->stage = OUT_AWAIT_PUBCOMP; /* [MQTT-4.3.3-6] the PUBLISH is never re-sent */
+    /* [MQTT-4.3.3-5] held until PUBCOMP; [MQTT-4.3.3-6] the PUBLISH is never
+       re-sent */
+    m->stage = OUT_AWAIT_PUBCOMP;
     return 0;
 }
 
@@ -437,6 +442,9 @@ void client_out_connection_lost(mqttproto_client *c)
     c->in_order_head = c->in_order_tail = NULL;
 }
 
+/* [MQTT-4.4.0-1] [MQTT-4.6.0-1] a resumed session re-sends every unfinished
+   PUBLISH and PUBREL with its identifier, in the original order: the list is
+   in publish order and the pump walks it from the start. */
 int client_out_resume(mqttproto_client *c)
 {
     unwire_all(c);
@@ -555,6 +563,21 @@ static int resolve_alias(mqttproto_client *c, const mqttproto_publish *p, mqttpr
 
 static int write_ack(mqttproto_client *c, mqttproto_packet_type type, uint16_t id, uint8_t rc)
 {
+    if (rc == MQTTPROTO_RC_SUCCESS) {
+        /* The usual acknowledgement: success and no properties, which the
+           specification lets the sender shorten to the packet identifier
+           alone (section 3.4.2.1): 4 bytes, no encoder needed. */
+        uint8_t *p = bytebuf_reserve(&c->out, &c->mem, 4);
+        if (p == NULL) {
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
+        p[0] = (uint8_t)((unsigned)type << 4 | (type == MQTTPROTO_PACKET_PUBREL ? 2u : 0u));
+        p[1] = 2;
+        p[2] = (uint8_t)(id >> 8);
+        p[3] = (uint8_t)id;
+        bytebuf_commit(&c->out, 4);
+        return 0;
+    }
     mqttproto_packet pkt;
     memset(&pkt, 0, sizeof pkt);
     pkt.type = type;
