@@ -146,6 +146,7 @@ int client_reserve_events(mqttproto_client *c, size_t n)
     if (c->ev_cap - c->ev_count >= n) {
         return 0;
     }
+    /* A power of two: ring positions are masked, not divided. */
     size_t cap = c->ev_cap < 8 ? 8 : c->ev_cap;
     while (cap - c->ev_count < n) {
         cap *= 2;
@@ -156,7 +157,7 @@ int client_reserve_events(mqttproto_client *c, size_t n)
     }
     /* Unroll the ring into the new array. */
     for (size_t i = 0; i < c->ev_count; i++) {
-        evs[i] = c->evs[(c->ev_head + i) % c->ev_cap];
+        evs[i] = c->evs[(c->ev_head + i) & (c->ev_cap - 1)];
     }
     mem_free(&c->mem, c->evs);
     c->evs = evs;
@@ -170,7 +171,7 @@ int client_push_event(mqttproto_client *c, const struct ev_rec *ev)
     if (client_reserve_events(c, 1) != 0) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
-    c->evs[(c->ev_head + c->ev_count) % c->ev_cap] = *ev;
+    c->evs[(c->ev_head + c->ev_count) & (c->ev_cap - 1)] = *ev;
     c->ev_count++;
     return 0;
 }
@@ -201,7 +202,7 @@ int mqttproto_client_next_event(mqttproto_client *c, mqttproto_client_event *ev)
         return 0;
     }
     struct ev_rec r = c->evs[c->ev_head];
-    c->ev_head = (c->ev_head + 1) % c->ev_cap;
+    c->ev_head = (c->ev_head + 1) & (c->ev_cap - 1);
     c->ev_count--;
     ev->type = (mqttproto_client_event_type)r.type;
     ev->packet_id = r.packet_id;
@@ -824,13 +825,13 @@ static int dispatch(mqttproto_client *c, const mqttproto_packet *pkt, size_t off
     case MQTTPROTO_PACKET_PUBLISH:
         return client_handle_publish(c, pkt, off, len);
     case MQTTPROTO_PACKET_PUBACK:
-        return client_handle_puback(c, pkt);
+        return client_handle_puback(c, pkt, off, len);
     case MQTTPROTO_PACKET_PUBREC:
-        return client_handle_pubrec(c, pkt);
+        return client_handle_pubrec(c, pkt, off, len);
     case MQTTPROTO_PACKET_PUBREL:
         return client_handle_pubrel(c, pkt);
     case MQTTPROTO_PACKET_PUBCOMP:
-        return client_handle_pubcomp(c, pkt);
+        return client_handle_pubcomp(c, pkt, off, len);
     case MQTTPROTO_PACKET_SUBACK:
     case MQTTPROTO_PACKET_UNSUBACK:
         return client_handle_suback(c, pkt, off, len);
@@ -845,6 +846,12 @@ static int dispatch(mqttproto_client *c, const mqttproto_packet *pkt, size_t off
         /* CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ: never from a server. */
         return MQTTPROTO_ERR_UNEXPECTED_PACKET;
     }
+}
+
+/* PUBACK, PUBREC, PUBREL (with its required flags) and PUBCOMP. */
+static inline bool is_short_ack(uint8_t first)
+{
+    return first == 0x40u || first == 0x50u || first == 0x62u || first == 0x70u;
 }
 
 /* Input bytes held at most: one packet of the largest size we accept, and
@@ -882,6 +889,23 @@ ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *c, const uint8_t *data, 
     while (c->state == MQTTPROTO_CLIENT_CONNECTING || c->state == MQTTPROTO_CLIENT_CONNECTED) {
         size_t avail = c->in.len - c->parsed;
         const uint8_t *p = c->in.data + c->parsed;
+        if (avail >= 4 && p[1] == 2 && is_short_ack(p[0]) && (p[2] | p[3]) != 0) {
+            /* The common acknowledgement: success, no properties. Its event
+               has no properties to show, so it refers to no input bytes. */
+            mqttproto_packet ack;
+            ack.type = (mqttproto_packet_type)(p[0] >> 4);
+            ack.puback.packet_id = (uint16_t)(p[2] << 8 | p[3]);
+            ack.puback.reason_code = MQTTPROTO_RC_SUCCESS;
+            int e = dispatch(c, &ack, c->parsed, 0);
+            if (e == MQTTPROTO_ERR_NO_MEMORY) {
+                return e;
+            }
+            if (e != 0) {
+                return client_fail(c, e);
+            }
+            c->parsed += 4;
+            continue;
+        }
         ptrdiff_t size = mqttproto_frame_size(p, avail, &c->in_opts, NULL);
         if (size == 0 || (size > 0 && (size_t)size > avail)) {
             break;

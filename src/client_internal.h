@@ -12,6 +12,10 @@
 /* What a packet identifier of ours is in use for. */
 enum flow_kind { FLOW_PUBLISH = 1, FLOW_SUBSCRIBE, FLOW_UNSUBSCRIBE };
 
+/* Freed messages kept for reuse, and the largest blob kept. */
+#define OUT_SPARE_MAX  32
+#define OUT_SPARE_SIZE 4096u
+
 /* Stages of an outbound PUBLISH. */
 enum out_stage {
     OUT_QUEUED,        /* never sent */
@@ -31,6 +35,7 @@ struct out_msg {
     struct out_msg *prev, *next;
     size_t topic_off, topic_len; /* the topic inside blob */
     size_t len;
+    size_t cap;     /* bytes of blob allocated */
     uint8_t blob[]; /* the PUBLISH as encoded by publish(), DUP 0, no alias */
 };
 
@@ -112,6 +117,10 @@ struct mqttproto_client {
        this connection. */
     struct out_msg *out_head, *out_tail, *out_cursor;
     size_t out_count, out_bytes;
+    /* Freed small messages kept for reuse: publishing then needs no
+       allocation in the steady state. */
+    struct out_msg *spare[OUT_SPARE_MAX];
+    size_t spare_count;
     uint32_t inflight; /* QoS 1/2 PUBLISH on the wire on this connection */
 
     /* Outbound topic aliases of this connection: topic → alias. */
@@ -156,9 +165,9 @@ uint16_t client_free_packet_id(mqttproto_client *c);
 
 /* publish side (client_publish.c) */
 void client_out_pump(mqttproto_client *c);
-int client_handle_puback(mqttproto_client *c, const mqttproto_packet *pkt);
-int client_handle_pubrec(mqttproto_client *c, const mqttproto_packet *pkt);
-int client_handle_pubcomp(mqttproto_client *c, const mqttproto_packet *pkt);
+int client_handle_puback(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len);
+int client_handle_pubrec(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len);
+int client_handle_pubcomp(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len);
 int client_handle_publish(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len);
 int client_handle_pubrel(mqttproto_client *c, const mqttproto_packet *pkt);
 void client_out_connection_lost(mqttproto_client *c);

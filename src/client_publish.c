@@ -26,6 +26,32 @@ uint16_t client_free_packet_id(mqttproto_client *c)
 
 /* ---- the outbound list ---- */
 
+static struct out_msg *msg_alloc(mqttproto_client *c, size_t size)
+{
+    for (size_t i = c->spare_count; i > 0; i--) {
+        struct out_msg *m = c->spare[i - 1];
+        if (m->cap >= size) {
+            c->spare[i - 1] = c->spare[--c->spare_count];
+            return m;
+        }
+    }
+    size_t cap = size < 256 ? 256 : size;
+    struct out_msg *m = mem_alloc(&c->mem, sizeof *m + cap);
+    if (m != NULL) {
+        m->cap = cap;
+    }
+    return m;
+}
+
+static void msg_free(mqttproto_client *c, struct out_msg *m)
+{
+    if (m->cap <= OUT_SPARE_SIZE && c->spare_count < OUT_SPARE_MAX) {
+        c->spare[c->spare_count++] = m;
+        return;
+    }
+    mem_free(&c->mem, m);
+}
+
 static void list_remove(mqttproto_client *c, struct out_msg *m)
 {
     if (c->out_cursor == m) {
@@ -55,7 +81,7 @@ static void msg_end(mqttproto_client *c, struct out_msg *m)
     if (m->packet_id != 0) {
         idmap_remove(&c->ids, m->packet_id);
     }
-    mem_free(&c->mem, m);
+    msg_free(c, m);
 }
 
 static int push_publish_event(mqttproto_client *c, uint8_t type, uint16_t id, uint8_t rc, int err,
@@ -139,11 +165,13 @@ int32_t mqttproto_client_publish(mqttproto_client *c, mqttproto_str topic, mqttp
         }
         pkt.publish.packet_id = id;
     }
-    struct out_msg *m = mem_alloc(&c->mem, sizeof *m + (size_t)size);
+    struct out_msg *m = msg_alloc(c, (size_t)size);
     if (m == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
+    size_t cap = m->cap;
     memset(m, 0, sizeof *m);
+    m->cap = cap;
     m->kind = FLOW_PUBLISH;
     m->qos = (uint8_t)qos;
     m->stage = OUT_QUEUED;
@@ -152,7 +180,7 @@ int32_t mqttproto_client_publish(mqttproto_client *c, mqttproto_str topic, mqttp
     m->len = (size_t)size;
     ptrdiff_t n = mqttproto_encode(&pkt, NULL, m->blob, m->len);
     if (n != size || (id != 0 && idmap_put(&c->ids, &c->mem, id, m) != 0)) {
-        mem_free(&c->mem, m);
+        msg_free(c, m);
         return n < 0 ? (int32_t)n : MQTTPROTO_ERR_NO_MEMORY;
     }
     /* The topic follows the fixed header (1 byte + its length VBI). */
@@ -346,7 +374,7 @@ static struct out_msg *find_out(mqttproto_client *c, uint16_t id)
     return m != NULL && m->kind == FLOW_PUBLISH && m->wired ? m : NULL;
 }
 
-int client_handle_puback(mqttproto_client *c, const mqttproto_packet *pkt)
+int client_handle_puback(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len)
 {
     struct out_msg *m = find_out(c, pkt->puback.packet_id); /* [MQTT-2.2.1-5] */
     if (m == NULL || m->qos != 1 || m->stage != OUT_AWAIT_ACK) {
@@ -357,7 +385,7 @@ int client_handle_puback(mqttproto_client *c, const mqttproto_packet *pkt)
     int e = push_publish_event(c,
                                rc < 0x80 ? MQTTPROTO_CLIENT_EVENT_PUBLISH_COMPLETED
                                          : MQTTPROTO_CLIENT_EVENT_PUBLISH_FAILED,
-                               m->packet_id, rc, 0, 0, 0);
+                               m->packet_id, rc, 0, off, len);
     if (e != 0) {
         return e;
     }
@@ -365,7 +393,7 @@ int client_handle_puback(mqttproto_client *c, const mqttproto_packet *pkt)
     return 0;
 }
 
-int client_handle_pubrec(mqttproto_client *c, const mqttproto_packet *pkt)
+int client_handle_pubrec(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len)
 {
     uint16_t id = pkt->pubrec.packet_id;
     struct out_msg *m = find_out(c, id);
@@ -379,7 +407,7 @@ int client_handle_pubrec(mqttproto_client *c, const mqttproto_packet *pkt)
     uint8_t rc = pkt->pubrec.reason_code;
     if (rc >= 0x80) {
         /* [MQTT-4.4.0-2] refused: the flow ends, no PUBREL. */
-        int e = push_publish_event(c, MQTTPROTO_CLIENT_EVENT_PUBLISH_FAILED, id, rc, 0, 0, 0);
+        int e = push_publish_event(c, MQTTPROTO_CLIENT_EVENT_PUBLISH_FAILED, id, rc, 0, off, len);
         if (e != 0) {
             return e;
         }
@@ -397,7 +425,7 @@ int client_handle_pubrec(mqttproto_client *c, const mqttproto_packet *pkt)
     return 0;
 }
 
-int client_handle_pubcomp(mqttproto_client *c, const mqttproto_packet *pkt)
+int client_handle_pubcomp(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len)
 {
     struct out_msg *m = find_out(c, pkt->pubcomp.packet_id);
     if (m == NULL || m->qos != 2 || m->stage != OUT_AWAIT_PUBCOMP) {
@@ -407,7 +435,7 @@ int client_handle_pubcomp(mqttproto_client *c, const mqttproto_packet *pkt)
     int e = push_publish_event(c,
                                rc < 0x80 ? MQTTPROTO_CLIENT_EVENT_PUBLISH_COMPLETED
                                          : MQTTPROTO_CLIENT_EVENT_PUBLISH_FAILED,
-                               m->packet_id, rc, 0, 0, 0);
+                               m->packet_id, rc, 0, off, len);
     if (e != 0) {
         return e;
     }
@@ -499,6 +527,10 @@ void client_out_free(mqttproto_client *c)
         m = next;
     }
     c->out_head = c->out_tail = c->out_cursor = NULL;
+    for (size_t i = 0; i < c->spare_count; i++) {
+        mem_free(&c->mem, c->spare[i]);
+    }
+    c->spare_count = 0;
     free_inbound(c);
 }
 
