@@ -184,9 +184,9 @@ static void release_event_memory(mqttproto_client *c)
         return;
     }
     bytebuf_clear(&c->arena);
-    if (c->parsed > c->in.head) {
-        bytebuf_consume(&c->in, c->parsed - c->in.head);
-        c->parsed = c->in.head;
+    if (c->parsed > 0) {
+        bytebuf_consume(&c->in, c->parsed);
+        c->parsed = 0;
     }
 }
 
@@ -214,7 +214,8 @@ int mqttproto_client_next_event(mqttproto_client *c, mqttproto_client_event *ev)
     }
     /* The packet was validated when it arrived: decoding it again from the
        input buffer cannot fail, and keeps every view in place. */
-    ptrdiff_t n = mqttproto_decode(c->in.data + r.pkt_off, r.pkt_len, &c->in_opts, &c->ev_pkt);
+    ptrdiff_t n =
+        mqttproto_decode(bytebuf_data(&c->in) + r.pkt_off, r.pkt_len, &c->in_opts, &c->ev_pkt);
     if (n <= 0) {
         return 1;
     }
@@ -432,8 +433,8 @@ static int build_connect(mqttproto_client *c, const mqttproto_connect_options *o
     uint16_t rm = o->receive_maximum == 0 ? s->receive_maximum : o->receive_maximum;
     uint32_t mps = o->maximum_packet_size == 0 ? s->maximum_packet_size : o->maximum_packet_size;
     int32_t tam = o->topic_alias_maximum < 0 ? s->topic_alias_maximum : o->topic_alias_maximum;
-    if (rm > s->receive_maximum || mps > s->maximum_packet_size || mps < MIN_MAXIMUM_PACKET_SIZE ||
-        tam > s->topic_alias_maximum) {
+    if (o->topic_alias_maximum < -1 || rm > s->receive_maximum || mps > s->maximum_packet_size ||
+        mps < MIN_MAXIMUM_PACKET_SIZE || tam > s->topic_alias_maximum) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
     memset(pkt, 0, sizeof *pkt);
@@ -636,11 +637,15 @@ static int handle_connack(mqttproto_client *c, const mqttproto_packet *pkt, size
         c->state = MQTTPROTO_CLIENT_DISCONNECTED;
         return 0;
     }
+    /* The errors below come with a CONNACK that accepted the connection, so
+       the connection is established and a DISCONNECT may say why it ends. */
     if (ca->session_present && (c->clean_start || !c->has_session)) {
         /* [MQTT-3.2.2-4] a session we do not have cannot be present. */
+        c->state = MQTTPROTO_CLIENT_CONNECTED;
         return MQTTPROTO_ERR_SESSION_PRESENT_INVALID;
     }
     if (c->auth_method_len > 0 && !method_matches(c, &ca->properties)) {
+        c->state = MQTTPROTO_CLIENT_CONNECTED;
         return MQTTPROTO_ERR_AUTH_METHOD_MISMATCH; /* [MQTT-4.12.0-5] */
     }
     const mqttproto_properties *p = &ca->properties;
@@ -887,8 +892,11 @@ ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *c, const uint8_t *data, 
         return MQTTPROTO_ERR_NO_MEMORY;
     }
     while (c->state == MQTTPROTO_CLIENT_CONNECTING || c->state == MQTTPROTO_CLIENT_CONNECTED) {
-        size_t avail = c->in.len - c->parsed;
-        const uint8_t *p = c->in.data + c->parsed;
+        size_t avail = bytebuf_size(&c->in) - c->parsed;
+        if (avail == 0) {
+            break;
+        }
+        const uint8_t *p = bytebuf_data(&c->in) + c->parsed;
         if (avail >= 4 && p[1] == 2 && is_short_ack(p[0]) && (p[2] | p[3]) != 0) {
             /* The common acknowledgement: success, no properties. Its event
                has no properties to show, so it refers to no input bytes. */
@@ -995,7 +1003,7 @@ int mqttproto_client_connection_lost(mqttproto_client *c)
         bytebuf_clear(&c->in);
         c->parsed = 0;
     } else {
-        c->in.len = c->parsed;
+        c->in.len = c->in.head + c->parsed;
     }
     client_out_connection_lost(c);
     client_requests_connection_lost(c);

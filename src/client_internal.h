@@ -98,8 +98,10 @@ struct mqttproto_client {
     bool reauthenticating;
 
     /* Bytes. */
-    struct bytebuf in;    /* input; [in.head, parsed) is held by events */
-    size_t parsed;        /* offset in in.data of the first unprocessed byte */
+    /* Input. Offsets (parsed, event packets) count from in.head, which only
+       moves once no event holds the bytes before it. */
+    struct bytebuf in;
+    size_t parsed;        /* bytes processed */
     struct bytebuf out;   /* encoded, waiting to be written */
     struct bytebuf arena; /* event-owned copies (alias-resolved topics) */
 
@@ -160,8 +162,10 @@ int client_push_event(mqttproto_client *c, const struct ev_rec *ev);
 /* Make room for @p n more events. */
 int client_reserve_events(mqttproto_client *c, size_t n);
 
-/* A free packet identifier, or 0 when all are in use. */
-uint16_t client_free_packet_id(mqttproto_client *c);
+/* A free packet identifier, or 0 when all are in use; it is taken only by
+   client_take_packet_id(), once the call that needs it has succeeded. */
+uint16_t client_free_packet_id(const mqttproto_client *c);
+void client_take_packet_id(mqttproto_client *c, uint16_t id);
 
 /* publish side (client_publish.c) */
 void client_out_pump(mqttproto_client *c);

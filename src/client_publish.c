@@ -11,17 +11,22 @@
 
 /* ---- packet identifiers ---- */
 
-uint16_t client_free_packet_id(mqttproto_client *c)
+uint16_t client_free_packet_id(const mqttproto_client *c)
 {
     /* [MQTT-2.2.1-3] [MQTT-4.3.2-1] [MQTT-4.3.3-1] unused by any flow. */
+    uint16_t id = c->next_id;
     for (uint32_t tries = 0; tries < 65535u; tries++) {
-        uint16_t id = c->next_id;
-        c->next_id = (uint16_t)(id == 65535u ? 1u : id + 1u);
         if (idmap_get(&c->ids, id) == NULL) {
             return id;
         }
+        id = (uint16_t)(id == 65535u ? 1u : id + 1u);
     }
     return 0;
+}
+
+void client_take_packet_id(mqttproto_client *c, uint16_t id)
+{
+    c->next_id = (uint16_t)(id == 65535u ? 1u : id + 1u);
 }
 
 /* ---- the outbound list ---- */
@@ -182,6 +187,9 @@ int32_t mqttproto_client_publish(mqttproto_client *c, mqttproto_str topic, mqttp
     if (n != size || (id != 0 && idmap_put(&c->ids, &c->mem, id, m) != 0)) {
         msg_free(c, m);
         return n < 0 ? (int32_t)n : MQTTPROTO_ERR_NO_MEMORY;
+    }
+    if (id != 0) {
+        client_take_packet_id(c, id);
     }
     /* The topic follows the fixed header (1 byte + its length VBI). */
     size_t hdr = 2;
@@ -755,7 +763,7 @@ int mqttproto_client_acknowledge(mqttproto_client *c, uint16_t packet_id, uint8_
         return MQTTPROTO_ERR_UNKNOWN_PACKET_ID;
     }
     mqttproto_packet_type type = x->qos == 1 ? MQTTPROTO_PACKET_PUBACK : MQTTPROTO_PACKET_PUBREC;
-    if (!mqttproto_reason_code_allowed(reason_code, type)) {
+    if (!mqttproto_reason_code_allowed(reason_code, (int)type)) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
     x->stage = IN_ACK_READY;

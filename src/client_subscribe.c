@@ -67,6 +67,7 @@ static int32_t send_request(mqttproto_client *c, mqttproto_packet *pkt, struct r
         idmap_remove(&c->ids, id);
         return e;
     }
+    client_take_packet_id(c, id);
     return id;
 }
 
