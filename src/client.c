@@ -279,14 +279,6 @@ int client_write_packet(mqttproto_client *c, const mqttproto_packet *pkt)
     if (size == MQTTPROTO_ERR_PACKET_TOO_LARGE) {
         trimmed = *pkt;
         switch (pkt->type) {
-        case MQTTPROTO_PACKET_PUBACK:
-        case MQTTPROTO_PACKET_PUBREC:
-        case MQTTPROTO_PACKET_PUBREL:
-        case MQTTPROTO_PACKET_PUBCOMP:
-            /* [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.5.2-2] [MQTT-3.5.2-3]
-               [MQTT-3.6.2-2] [MQTT-3.6.2-3] [MQTT-3.7.2-2] [MQTT-3.7.2-3] */
-            strip_optional(&trimmed.puback.properties);
-            break;
         case MQTTPROTO_PACKET_DISCONNECT:
         case MQTTPROTO_PACKET_AUTH:
             /* [MQTT-3.14.2-3] [MQTT-3.14.2-4] [MQTT-3.15.2-2] [MQTT-3.15.2-3] */

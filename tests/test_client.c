@@ -2390,6 +2390,26 @@ SCENARIO(clean_start_discards_session)
     EV(h, "SUBSCRIBE_ACK id=3 rcs=00");
 }
 
+/* [MQTT-3.1.3-2] session state belongs to the Client Identifier: another
+   identifier with Clean Start 0 cannot resume it. */
+SCENARIO(other_client_id_discards_session)
+{
+    mqttproto_connect_options o = opts_session();
+    CONNECT(h, &o, CONNECT_SESSION);
+    FEED(h, CONNACK_OK);
+    EV(h, "CONNECTED sp=0");
+    EQ(pub(h, "a/b", "hi", 1, false), 1);
+    OUT(h, PUB_Q1("01"));
+    EQ(mqttproto_client_connection_lost(h->c), 0);
+    o.client_id = STR("cie");
+    EQ(mqttproto_client_connect(h->c, &o, h->now), 0);
+    EV(h, "PUBLISH_FAILED id=1 rc=00 err=SESSION_LOST");
+    OUT(h, "10 20 00 04 4d 51 54 54 05 00 00 3c 10 11 00 00 01 2c 21 00 40 22 00 10 27 00 10 00 "
+           "00 00 03 63 69 65");
+    /* Having no session, a Session Present 1 is an error [MQTT-3.2.2-4]. */
+    FAIL_CASE(h, CONNACK_SP, E(SESSION_PRESENT_INVALID), "e0 01 82");
+}
+
 /* ---- enhanced authentication ---- */
 
 SCENARIO(auth_exchange_and_reauth)
@@ -2903,6 +2923,7 @@ int main(void)
         cmocka_unit_test(test_session_resume_unsent),
         cmocka_unit_test(test_session_lost),
         cmocka_unit_test(test_clean_start_discards_session),
+        cmocka_unit_test(test_other_client_id_discards_session),
         cmocka_unit_test(test_auth_exchange_and_reauth),
         cmocka_unit_test(test_auth_refused),
         cmocka_unit_test(test_auth_method_mismatch_connecting),
