@@ -82,7 +82,12 @@ extern "C" {
     X(SESSION_PRESENT_INVALID, -62, 0x82, "session present where no session can exist")            \
     X(AUTH_METHOD_MISMATCH, -63, 0x82, "authentication method differs from the one in CONNECT")    \
     X(CONNECTION_LOST, -64, 0x80, "the connection ended before the flow completed")                \
-    X(SESSION_LOST, -65, 0x80, "the session was not resumed; the message was discarded")
+    X(SESSION_LOST, -65, 0x80, "the session was not resumed; the message was discarded")           \
+    X(QOS_NOT_SUPPORTED, -66, 0x9B, "QoS above the server's Maximum QoS")                          \
+    X(SUBSCRIPTION_IDS_NOT_SUPPORTED, -67, 0xA1, "subscription identifiers are not supported")     \
+    X(SUBSCRIPTION_ID_FROM_CLIENT, -68, 0x82,                                                      \
+      "Subscription Identifier in a PUBLISH from a client")                                        \
+    X(SESSION_TAKEN_OVER, -69, 0x8E, "another connection took the session over")
 
 /** @brief Error codes: always negative; 0 is success. */
 typedef enum mqttproto_error {

@@ -10,6 +10,7 @@
 #include "mqttproto/codec.h"
 #include "mqttproto/topic.h"
 #include "mqttproto/client.h"
+#include "mqttproto/broker.h"
 
 #ifdef __cplusplus
 extern "C" {

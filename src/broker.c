@@ -1,0 +1,636 @@
+/*
+ * The broker: settings, sessions keyed by Client Identifier, the shared
+ * messages, routing through the subscription trie, retained messages, wills
+ * and the timers of sessions that outlive their connection.
+ */
+#include "broker_internal.h"
+#include "codec_internal.h"
+#include "mqttproto/topic.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void mqttproto_broker_settings_default(mqttproto_broker_settings *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    memset(s, 0, sizeof *s);
+    s->version = MQTTPROTO_BROKER_SETTINGS_VERSION;
+    s->receive_maximum = 64;
+    s->maximum_qos = 2;
+    s->retain_available = true;
+    s->maximum_packet_size = 1024u * 1024u;
+    s->topic_alias_maximum = 16;
+    s->wildcard_subscription_available = true;
+    s->subscription_identifier_available = true;
+    s->shared_subscription_available = true;
+    s->max_session_expiry = UINT32_MAX;
+    s->connect_timeout_ms = 10000;
+    s->max_sessions = 100000;
+    s->max_subscriptions_per_session = 1000;
+    s->max_queued_messages = 1000;
+    s->max_queued_bytes = 16u * 1024u * 1024u;
+    s->max_retained_messages = 100000;
+    s->max_topic_levels = 128;
+    s->max_user_properties = 256;
+}
+
+static void retained_release(void *msg)
+{
+    struct bmsg *m = msg;
+    if (--m->refs == 0) {
+        mem_free(m->mem, m);
+    }
+}
+
+int mqttproto_broker_create(const mqttproto_broker_settings *settings, mqttproto_broker **out)
+{
+    if (out == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    mqttproto_broker_settings s;
+    if (settings == NULL) {
+        mqttproto_broker_settings_default(&s);
+    } else {
+        s = *settings;
+    }
+    if (s.version != MQTTPROTO_BROKER_SETTINGS_VERSION || s.receive_maximum == 0 ||
+        s.maximum_qos > 2 || s.maximum_packet_size < 16) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    mqttproto_mem mem;
+    mqttproto_mem_resolve(s.mem, &mem);
+    mqttproto_broker *b = mem_alloc(&mem, sizeof *b);
+    if (b == NULL) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    memset(b, 0, sizeof *b);
+    b->mem = mem;
+    b->settings = s;
+    b->settings.mem = NULL;
+    subtrie_init(&b->subs, &b->mem);
+    retained_init(&b->retained, &b->mem, retained_release);
+    *out = b;
+    return 0;
+}
+
+static void session_free(mqttproto_broker *b, struct session *s)
+{
+    session_free_deliveries(b, s);
+    idmap_free(&s->ids, &b->mem);
+    idmap_free(&s->qos2_in, &b->mem);
+    strmap_free(&s->subs, &b->mem);
+    if (s->will != NULL) {
+        broker_msg_release(b, s->will);
+    }
+    mem_free(&b->mem, s->client_id);
+    mem_free(&b->mem, s);
+}
+
+void mqttproto_broker_destroy(mqttproto_broker *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    conn_free_all(b);
+    for (size_t i = 0; i < b->session_count; i++) {
+        session_free(b, b->sessions[i]);
+    }
+    mem_free(&b->mem, b->sessions);
+    strmap_free(&b->sessions_by_id, &b->mem);
+    subtrie_free(&b->subs);
+    retained_free(&b->retained);
+    mem_free(&b->mem, b->timers);
+    mem_free(&b->mem, b->targets);
+    mem_free(&b->mem, b->groups);
+    mem_free(&b->mem, b);
+}
+
+mqttproto_broker_stats mqttproto_broker_get_stats(const mqttproto_broker *b)
+{
+    mqttproto_broker_stats st;
+    memset(&st, 0, sizeof st);
+    if (b == NULL) {
+        return st;
+    }
+    st = b->stats;
+    st.sessions = b->session_count;
+    st.subscriptions = subtrie_count(&b->subs);
+    st.retained_messages = retained_count(&b->retained);
+    return st;
+}
+
+/* ---- messages ---- */
+
+struct bmsg *broker_msg_new(mqttproto_broker *b, const mqttproto_publish *p, uint64_t now_ms,
+                            int *err)
+{
+    mqttproto_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = MQTTPROTO_PACKET_PUBLISH;
+    pkt.publish.topic = p->topic;
+    pkt.publish.payload = p->payload;
+    pkt.publish.qos = MQTTPROTO_QOS_AT_MOST_ONCE;
+    pkt.publish.retain = p->retain;
+    pkt.publish.properties = p->properties;
+    mqttproto_properties *props = &pkt.publish.properties;
+    /* Topic Aliases belong to one connection; Subscription Identifiers are
+       added per delivery. */
+    props->present &= ~(MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_TOPIC_ALIAS) |
+                        MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER));
+    props->subscription_identifiers = NULL;
+    props->subscription_identifier_count = 0;
+    ptrdiff_t size = mqttproto_encoded_size(&pkt, NULL);
+    if (size < 0) {
+        *err = (int)size;
+        return NULL;
+    }
+    struct bmsg *m = mem_alloc(&b->mem, sizeof *m + (size_t)size);
+    if (m == NULL) {
+        *err = MQTTPROTO_ERR_NO_MEMORY;
+        return NULL;
+    }
+    ptrdiff_t n = mqttproto_encode(&pkt, NULL, m->blob, (size_t)size);
+    if (n != size) {
+        mem_free(&b->mem, m);
+        *err = n < 0 ? (int)n : MQTTPROTO_ERR_INVALID_ARGUMENT;
+        return NULL;
+    }
+    m->mem = &b->mem;
+    m->refs = 1;
+    m->qos = (uint8_t)p->qos;
+    m->retain = p->retain;
+    m->len = (size_t)size;
+    m->expires_at = 0;
+    if (mqttproto_properties_has(&p->properties, MQTTPROTO_PROP_MESSAGE_EXPIRY_INTERVAL)) {
+        m->expires_at = now_ms + (uint64_t)p->properties.message_expiry_interval * 1000u;
+    }
+    *err = 0;
+    return m;
+}
+
+void broker_msg_release(mqttproto_broker *b, struct bmsg *m)
+{
+    (void)b;
+    retained_release(m);
+}
+
+/* ---- sessions ---- */
+
+struct session *broker_session_find(mqttproto_broker *b, const char *id, size_t len)
+{
+    struct strmap_entry *e = strmap_find(&b->sessions_by_id, id, len);
+    return e == NULL ? NULL : b->sessions[e->value];
+}
+
+int broker_session_create(mqttproto_broker *b, const char *id, size_t len, struct session **out)
+{
+    if (b->session_count >= b->settings.max_sessions) {
+        return MQTTPROTO_ERR_QUEUE_FULL;
+    }
+    if (b->session_count == b->session_cap) {
+        size_t cap = b->session_cap == 0 ? 16 : b->session_cap * 2;
+        struct session **a = mem_realloc(&b->mem, b->sessions, cap * sizeof *a);
+        if (a == NULL) {
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
+        b->sessions = a;
+        b->session_cap = cap;
+    }
+    struct session *s = mem_alloc(&b->mem, sizeof *s);
+    char *copy = mem_alloc(&b->mem, len);
+    if (s == NULL || copy == NULL) {
+        mem_free(&b->mem, s);
+        mem_free(&b->mem, copy);
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    memset(s, 0, sizeof *s);
+    if (len > 0) {
+        memcpy(copy, id, len);
+    }
+    if (strmap_insert(&b->sessions_by_id, &b->mem, id, len, (uint32_t)b->session_count) == NULL) {
+        mem_free(&b->mem, s);
+        mem_free(&b->mem, copy);
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    s->broker = b;
+    s->client_id = copy;
+    s->client_id_len = len;
+    s->next_id = 1;
+    s->expires_at = UINT64_MAX;
+    s->timer_slot = SIZE_MAX;
+    s->route_slot = SIZE_MAX;
+    b->sessions[b->session_count++] = s;
+    *out = s;
+    return 0;
+}
+
+bool broker_valid_client_id_free(mqttproto_broker *b, const char *id, size_t len)
+{
+    return strmap_find(&b->sessions_by_id, id, len) == NULL;
+}
+
+/* ---- timers: a min-heap of sessions on their next deadline ---- */
+
+static uint64_t session_deadline(const struct session *s)
+{
+    uint64_t t = s->conn == NULL ? s->expires_at : UINT64_MAX;
+    if (s->will != NULL && s->will_at < t) {
+        t = s->will_at;
+    }
+    return t;
+}
+
+static void heap_swap(mqttproto_broker *b, size_t i, size_t j)
+{
+    struct session *t = b->timers[i];
+    b->timers[i] = b->timers[j];
+    b->timers[j] = t;
+    b->timers[i]->timer_slot = i;
+    b->timers[j]->timer_slot = j;
+}
+
+static void heap_fix(mqttproto_broker *b, size_t i)
+{
+    while (i > 0 && session_deadline(b->timers[(i - 1) / 2]) > session_deadline(b->timers[i])) {
+        heap_swap(b, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < b->timer_count && session_deadline(b->timers[l]) < session_deadline(b->timers[m])) {
+            m = l;
+        }
+        if (r < b->timer_count && session_deadline(b->timers[r]) < session_deadline(b->timers[m])) {
+            m = r;
+        }
+        if (m == i) {
+            return;
+        }
+        heap_swap(b, i, m);
+        i = m;
+    }
+}
+
+static void heap_remove(mqttproto_broker *b, struct session *s)
+{
+    size_t i = s->timer_slot;
+    if (i == SIZE_MAX) {
+        return;
+    }
+    s->timer_slot = SIZE_MAX;
+    b->timer_count--;
+    if (i != b->timer_count) {
+        b->timers[i] = b->timers[b->timer_count];
+        b->timers[i]->timer_slot = i;
+        heap_fix(b, i);
+    }
+}
+
+/* Put @p s in the heap when it has a deadline, out of it otherwise. A
+   failure to grow the heap leaves the session without a timer until the
+   next update; it is reported by handle_expiry's retry. */
+void broker_timer_update(mqttproto_broker *b, struct session *s)
+{
+    if (session_deadline(s) == UINT64_MAX) {
+        heap_remove(b, s);
+        return;
+    }
+    if (s->timer_slot != SIZE_MAX) {
+        heap_fix(b, s->timer_slot);
+        return;
+    }
+    if (b->timer_count == b->timer_cap) {
+        size_t cap = b->timer_cap == 0 ? 16 : b->timer_cap * 2;
+        struct session **t = mem_realloc(&b->mem, b->timers, cap * sizeof *t);
+        if (t == NULL) {
+            return;
+        }
+        b->timers = t;
+        b->timer_cap = cap;
+    }
+    s->timer_slot = b->timer_count;
+    b->timers[b->timer_count++] = s;
+    heap_fix(b, s->timer_slot);
+}
+
+uint64_t mqttproto_broker_get_expiry(const mqttproto_broker *b)
+{
+    if (b == NULL || b->timer_count == 0) {
+        return UINT64_MAX;
+    }
+    return session_deadline(b->timers[0]);
+}
+
+/* Publish a will now; the message reference is consumed. */
+static void publish_will(mqttproto_broker *b, struct bmsg *will, struct session *origin,
+                         uint64_t now_ms)
+{
+    if (will->retain) {
+        mqttproto_packet pkt;
+        if (mqttproto_decode(will->blob, will->len, NULL, &pkt) > 0) {
+            (void)broker_retain(b, will, pkt.publish.topic);
+        }
+    }
+    (void)broker_route(b, will, origin, now_ms);
+    broker_msg_release(b, will);
+}
+
+/* Remove a session for good: its subscriptions, deliveries and timer. */
+void broker_session_end(mqttproto_broker *b, struct session *s, uint64_t now_ms)
+{
+    heap_remove(b, s);
+    for (uint32_t i = 0; s->subs.slots != NULL && i <= s->subs.mask; i++) {
+        struct strmap_entry *e = &s->subs.slots[i];
+        if (e->key != NULL) {
+            mqttproto_str f = {e->key, e->len};
+            subtrie_remove(&b->subs, f, s);
+        }
+    }
+    if (s->will != NULL) {
+        /* [MQTT-3.1.3-9] the session ends before the will delay: the will
+           goes now. */
+        struct bmsg *will = s->will;
+        s->will = NULL;
+        publish_will(b, will, s, now_ms);
+    }
+    struct strmap_entry *e = strmap_find(&b->sessions_by_id, s->client_id, s->client_id_len);
+    size_t idx = e->value;
+    strmap_remove(&b->sessions_by_id, &b->mem, s->client_id, s->client_id_len);
+    b->session_count--;
+    if (idx != b->session_count) {
+        struct session *moved = b->sessions[b->session_count];
+        b->sessions[idx] = moved;
+        strmap_find(&b->sessions_by_id, moved->client_id, moved->client_id_len)->value =
+            (uint32_t)idx;
+    }
+    session_free(b, s);
+}
+
+/* The connection of @p s ended: keep the session per its expiry, start the
+   will's delay or publish it. */
+void broker_session_detach(mqttproto_broker *b, struct session *s, struct bmsg *will,
+                           uint32_t will_delay, uint64_t now_ms)
+{
+    s->conn = NULL;
+    s->expires_at = s->expiry_interval == UINT32_MAX
+                        ? UINT64_MAX
+                        : now_ms + (uint64_t)s->expiry_interval * 1000u;
+    if (will != NULL) {
+        if (will_delay == 0 || s->expiry_interval == 0) {
+            publish_will(b, will, s, now_ms);
+        } else {
+            s->will = will;
+            s->will_at = now_ms + (uint64_t)will_delay * 1000u;
+        }
+    }
+    if (s->expiry_interval == 0) {
+        broker_session_end(b, s, now_ms); /* [MQTT-3.1.2-23] */
+        return;
+    }
+    session_resume(s);
+    broker_timer_update(b, s);
+}
+
+int mqttproto_broker_handle_expiry(mqttproto_broker *b, uint64_t now_ms)
+{
+    if (b == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    while (b->timer_count > 0 && session_deadline(b->timers[0]) <= now_ms) {
+        struct session *s = b->timers[0];
+        if (s->will != NULL && s->will_at <= now_ms) {
+            struct bmsg *will = s->will;
+            s->will = NULL;
+            broker_timer_update(b, s);
+            publish_will(b, will, s, now_ms);
+            continue;
+        }
+        broker_session_end(b, s, now_ms);
+    }
+    return 0;
+}
+
+/* ---- writable connections ---- */
+
+void broker_mark_writable(mqttproto_broker *b, struct mqttproto_broker_client *c)
+{
+    if (c->in_writable) {
+        return;
+    }
+    c->in_writable = true;
+    c->next_writable = NULL;
+    if (b->writable_tail != NULL) {
+        b->writable_tail->next_writable = c;
+    } else {
+        b->writable_head = c;
+    }
+    b->writable_tail = c;
+}
+
+int mqttproto_broker_next_writable(mqttproto_broker *b, mqttproto_broker_client **client)
+{
+    if (b == NULL || client == NULL) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    struct mqttproto_broker_client *c = b->writable_head;
+    if (c == NULL) {
+        *client = NULL;
+        return 0;
+    }
+    b->writable_head = c->next_writable;
+    if (b->writable_head == NULL) {
+        b->writable_tail = NULL;
+    }
+    c->in_writable = false;
+    c->next_writable = NULL;
+    *client = c;
+    return 1;
+}
+
+/* ---- retained messages ---- */
+
+int broker_retain(mqttproto_broker *b, struct bmsg *m, mqttproto_str topic)
+{
+    mqttproto_packet pkt;
+    if (mqttproto_decode(m->blob, m->len, NULL, &pkt) <= 0) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (pkt.publish.payload.len == 0) {
+        retained_clear(&b->retained, topic); /* [MQTT-3.3.1-6] [MQTT-3.3.1-7] */
+        return 0;
+    }
+    if (retained_get(&b->retained, topic) == NULL &&
+        retained_count(&b->retained) >= b->settings.max_retained_messages) {
+        b->stats.retained_dropped++;
+        return 0;
+    }
+    m->refs++;
+    int e = retained_set(&b->retained, topic, m); /* [MQTT-3.3.1-5] */
+    if (e != 0) {
+        m->refs--;
+    }
+    return e;
+}
+
+/* ---- routing ---- */
+
+struct route_ctx {
+    mqttproto_broker *b;
+    struct session *origin;
+    size_t count;
+    int error;
+};
+
+static void visit_sub(void *ctx, const struct subtrie_sub *sub)
+{
+    struct route_ctx *r = ctx;
+    mqttproto_broker *b = r->b;
+    struct session *s = sub->subscriber;
+    if (sub->no_local && s == r->origin) {
+        return; /* [MQTT-3.8.3-3] */
+    }
+    struct route_target *t;
+    if (s->route_mark == b->route_mark) {
+        t = &b->targets[s->route_slot];
+        /* [MQTT-3.3.4-2] one delivery, at the highest QoS granted */
+        if (sub->qos > t->qos) {
+            t->qos = sub->qos;
+        }
+        t->retain_as_published = t->retain_as_published || sub->retain_as_published;
+    } else {
+        if (r->count == b->target_cap) {
+            size_t cap = b->target_cap == 0 ? 16 : b->target_cap * 2;
+            struct route_target *a = mem_realloc(&b->mem, b->targets, cap * sizeof *a);
+            if (a == NULL) {
+                r->error = MQTTPROTO_ERR_NO_MEMORY;
+                return;
+            }
+            b->targets = a;
+            b->target_cap = cap;
+        }
+        s->route_mark = b->route_mark;
+        s->route_slot = r->count;
+        t = &b->targets[r->count++];
+        t->session = s;
+        t->qos = sub->qos;
+        t->retain_as_published = sub->retain_as_published;
+        t->nsubids = 0;
+    }
+    /* [MQTT-3.3.4-3] every matching subscription's identifier */
+    if (sub->subscription_identifier != 0 && t->nsubids < 8) {
+        t->subids[t->nsubids++] = sub->subscription_identifier;
+    }
+}
+
+static void visit_group(void *ctx, struct subtrie_group *g)
+{
+    struct route_ctx *r = ctx;
+    mqttproto_broker *b = r->b;
+    if (b->group_count == b->group_cap) {
+        size_t cap = b->group_cap == 0 ? 8 : b->group_cap * 2;
+        struct subtrie_group **a = mem_realloc(&b->mem, b->groups, cap * sizeof *a);
+        if (a == NULL) {
+            r->error = MQTTPROTO_ERR_NO_MEMORY;
+            return;
+        }
+        b->groups = a;
+        b->group_cap = cap;
+    }
+    b->groups[b->group_count++] = g;
+}
+
+static bool member_online(void *ctx, const struct subtrie_sub *sub)
+{
+    (void)ctx;
+    const struct session *s = sub->subscriber;
+    return s->conn != NULL;
+}
+
+static int deliver_to(mqttproto_broker *b, struct bmsg *m, struct session *s, uint8_t sub_qos,
+                      bool rap, const uint32_t *subids, uint8_t nsubids)
+{
+    uint8_t qos = m->qos < sub_qos ? m->qos : sub_qos;
+    /* [MQTT-3.3.1-12] [MQTT-3.3.1-13] RETAIN only when asked to keep it */
+    bool retain = rap && m->retain;
+    return session_enqueue(b, s, m, qos, retain, subids, nsubids);
+}
+
+int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, uint64_t now_ms)
+{
+    (void)now_ms;
+    mqttproto_packet pkt;
+    if (mqttproto_decode(m->blob, m->len, NULL, &pkt) <= 0) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    b->route_mark++;
+    b->group_count = 0;
+    struct route_ctx r = {b, origin, 0, 0};
+    int e = subtrie_match(&b->subs, pkt.publish.topic, visit_sub, visit_group, &r);
+    if (e == 0) {
+        e = r.error;
+    }
+    if (e != 0) {
+        return e;
+    }
+    b->stats.messages_routed++;
+    int delivered = 0;
+    for (size_t i = 0; i < r.count; i++) {
+        struct route_target *t = &b->targets[i];
+        if (deliver_to(b, m, t->session, t->qos, t->retain_as_published, t->subids, t->nsubids) >
+            0) {
+            delivered++;
+        }
+    }
+    for (size_t i = 0; i < b->group_count; i++) {
+        /* [MQTT-4.8.2-3] one member of each group: a connected one if any */
+        const struct subtrie_sub *sub = subtrie_group_pick(b->groups[i], member_online, NULL);
+        if (sub == NULL) {
+            sub = subtrie_group_pick(b->groups[i], NULL, NULL);
+        }
+        if (sub == NULL) {
+            continue;
+        }
+        uint32_t id = sub->subscription_identifier;
+        if (deliver_to(b, m, sub->subscriber, sub->qos, false, &id, id != 0 ? 1 : 0) > 0) {
+            delivered++;
+        }
+    }
+    return delivered;
+}
+
+int mqttproto_broker_publish(mqttproto_broker *b, mqttproto_str topic, mqttproto_bin payload,
+                             mqttproto_qos qos, bool retain, const mqttproto_properties *props,
+                             uint64_t now_ms)
+{
+    if (b == NULL || (unsigned)qos > 2u) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    mqttproto_publish p;
+    memset(&p, 0, sizeof p);
+    p.topic = topic;
+    p.payload = payload;
+    p.qos = qos;
+    p.retain = retain;
+    if (props != NULL) {
+        p.properties = *props;
+    } else {
+        mqttproto_properties_init(&p.properties);
+    }
+    int e = mqttproto_topic_name_validate(topic);
+    if (e != 0) {
+        return e;
+    }
+    struct bmsg *m = broker_msg_new(b, &p, now_ms, &e);
+    if (m == NULL) {
+        return e;
+    }
+    if (retain) {
+        e = broker_retain(b, m, topic);
+    }
+    int n = e == 0 ? broker_route(b, m, NULL, now_ms) : e;
+    broker_msg_release(b, m);
+    return n;
+}

@@ -1,0 +1,245 @@
+/* The broker and its clients, shared by the files that implement them. */
+#ifndef MQTTPROTO_BROKER_INTERNAL_H
+#define MQTTPROTO_BROKER_INTERNAL_H
+
+#include "alloc.h"
+#include "bytebuf.h"
+#include "idmap.h"
+#include "retained.h"
+#include "strmap.h"
+#include "subtrie.h"
+
+#include "mqttproto/broker.h"
+
+/*
+ * A message as routed: one copy shared by every session it is queued for,
+ * the retained store and a pending will. The blob is the PUBLISH encoded at
+ * QoS 0 with its full topic, no Topic Alias and DUP 0; each delivery sets
+ * its own QoS, packet identifier, flags and properties when it is sent.
+ */
+struct bmsg {
+    const mqttproto_mem *mem; /* the broker's: the retained store releases
+                                 messages without a broker at hand */
+    uint32_t refs;
+    uint8_t qos;
+    bool retain;
+    uint64_t expires_at; /* 0: no Message Expiry Interval */
+    size_t len;
+    uint8_t blob[];
+};
+
+/* Stages of a delivery to a session. */
+enum delivery_stage { D_QUEUED, D_AWAIT_ACK, D_AWAIT_PUBCOMP };
+
+struct delivery {
+    struct delivery *prev, *next;
+    struct bmsg *msg;
+    uint16_t packet_id; /* 0 until first sent at QoS 1/2 */
+    uint8_t qos;
+    uint8_t stage;
+    bool retain;
+    bool ever_sent;
+    bool wired; /* sent on the current connection */
+    uint8_t nsubids;
+    uint32_t subids[]; /* Subscription Identifiers of the matching subscriptions */
+};
+
+struct session {
+    struct mqttproto_broker *broker;
+    char *client_id;
+    size_t client_id_len;
+    struct mqttproto_broker_client *conn; /* NULL while offline */
+    uint32_t expiry_interval;
+    uint64_t expires_at; /* while offline; UINT64_MAX: never */
+
+    /* Filters subscribed, to remove them from the trie; value: unused. */
+    struct strmap subs;
+
+    /* Deliveries in order; [head, cursor) went out on this connection. */
+    struct delivery *head, *tail, *cursor;
+    uint32_t count;
+    size_t bytes;
+    uint32_t inflight;
+    struct idmap ids;
+    uint16_t next_id;
+
+    /* Inbound QoS 2 packet identifiers whose PUBREL has not come. */
+    struct idmap qos2_in;
+
+    /* A will waiting for its delay (after the connection ended). */
+    struct bmsg *will;
+    uint64_t will_at;
+
+    size_t timer_slot; /* index in the broker's timer heap, or SIZE_MAX */
+    uint64_t route_mark;
+    size_t route_slot;
+};
+
+/* A routing target collected while matching. */
+struct route_target {
+    struct session *session;
+    uint8_t qos;
+    bool retain_as_published;
+    uint8_t nsubids;
+    uint32_t subids[8]; /* more than 8 matching identifiers keep the first 8 */
+};
+
+struct mqttproto_broker {
+    mqttproto_mem mem;
+    mqttproto_broker_settings settings;
+    mqttproto_broker_stats stats;
+    struct strmap sessions_by_id; /* client id → index in sessions */
+    struct session **sessions;
+    size_t session_count, session_cap;
+    struct subtrie subs;
+    struct retained retained;
+    struct mqttproto_broker_client *conns; /* every broker client */
+    struct mqttproto_broker_client *writable_head, *writable_tail;
+    struct session **timers; /* min-heap on session_deadline() */
+    size_t timer_count, timer_cap;
+    uint64_t assigned_counter;
+    uint64_t route_mark;
+    struct route_target *targets;
+    size_t target_cap;
+    struct subtrie_group **groups;
+    size_t group_count, group_cap;
+    bool groups_failed;
+};
+
+struct conn_event;
+
+/* ---- broker.c ---- */
+struct bmsg *broker_msg_new(mqttproto_broker *b, const mqttproto_publish *p, uint64_t now_ms,
+                            int *err);
+void broker_msg_release(mqttproto_broker *b, struct bmsg *m);
+struct session *broker_session_find(mqttproto_broker *b, const char *id, size_t len);
+int broker_session_create(mqttproto_broker *b, const char *id, size_t len, struct session **out);
+void broker_session_end(mqttproto_broker *b, struct session *s, uint64_t now_ms);
+void broker_session_detach(mqttproto_broker *b, struct session *s, struct bmsg *will,
+                           uint32_t will_delay, uint64_t now_ms);
+/* Route a message from @p origin (NULL: the application); returns the
+   number of sessions it was queued for, or an error. */
+int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, uint64_t now_ms);
+void broker_mark_writable(mqttproto_broker *b, struct mqttproto_broker_client *c);
+bool broker_valid_client_id_free(mqttproto_broker *b, const char *id, size_t len);
+int broker_retain(mqttproto_broker *b, struct bmsg *m, mqttproto_str topic);
+void broker_timer_update(mqttproto_broker *b, struct session *s);
+
+/* ---- broker_deliver.c ---- */
+int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint8_t qos,
+                    bool retain, const uint32_t *subids, uint8_t nsubids);
+void session_free_deliveries(mqttproto_broker *b, struct session *s);
+void session_resume(struct session *s);
+void conn_pump(struct mqttproto_broker_client *c);
+int conn_handle_puback(struct mqttproto_broker_client *c, const mqttproto_packet *pkt);
+int conn_handle_pubrec(struct mqttproto_broker_client *c, const mqttproto_packet *pkt);
+int conn_handle_pubcomp(struct mqttproto_broker_client *c, const mqttproto_packet *pkt);
+
+/* ---- broker_client.c ---- */
+int conn_write_packet(struct mqttproto_broker_client *c, const mqttproto_packet *pkt);
+int conn_push_event(struct mqttproto_broker_client *c, const struct conn_event *ev);
+int conn_reserve_events(struct mqttproto_broker_client *c, size_t n);
+struct conn_event conn_new_event(uint8_t type, size_t off, size_t len);
+void conn_release_event_memory(struct mqttproto_broker_client *c);
+int conn_fail(struct mqttproto_broker_client *c, int err);
+void conn_enter_closing(struct mqttproto_broker_client *c);
+int conn_handle_connect(struct mqttproto_broker_client *c, const mqttproto_packet *pkt, size_t off,
+                        size_t len);
+int conn_handle_auth(struct mqttproto_broker_client *c, const mqttproto_packet *pkt, size_t off,
+                     size_t len);
+int conn_write_short(struct mqttproto_broker_client *c, uint8_t first, uint16_t id, uint8_t rc);
+void conn_taken_over(struct mqttproto_broker_client *c);
+void conn_free_all(mqttproto_broker *b);
+
+/* ---- broker_inbound.c ---- */
+/* Process every complete packet of the input that may be processed now:
+   0, a protocol error (the connection is CLOSING) or NO_MEMORY. */
+int conn_process_input(struct mqttproto_broker_client *c);
+
+/* What a broker client holds; here so the delivery code can reach it. */
+struct conn_event {
+    uint8_t type;
+    uint8_t reason_code;
+    uint16_t packet_id;
+    uint32_t ticket;
+    size_t pkt_off, pkt_len;     /* the packet in the input buffer; len 0: none */
+    size_t topic_off, topic_len; /* alias-resolved topic in the arena; SIZE_MAX: none */
+    size_t codes_off, codes_len; /* UNSUBSCRIBE reason codes in the arena */
+};
+
+/* A PUBLISH waiting for authorize_publish(). */
+struct pending_publish {
+    struct pending_publish *next;
+    uint32_t ticket;
+    uint16_t packet_id;
+    uint8_t qos;
+    struct bmsg *msg;
+};
+
+/* A SUBSCRIBE waiting for acknowledge_subscribe(): its packet, copied. */
+struct pending_subscribe {
+    struct pending_subscribe *next;
+    uint16_t packet_id;
+    size_t len;
+    uint8_t bytes[];
+};
+
+struct mqttproto_broker_client {
+    mqttproto_broker *broker;
+    struct mqttproto_broker_client *prev, *next; /* the broker's list */
+    struct mqttproto_broker_client *next_writable;
+    bool in_writable;
+    void *user_data;
+    mqttproto_broker_client_state state;
+    int error;
+    mqttproto_codec_options in_opts;
+    mqttproto_codec_options out_opts;
+
+    struct bytebuf in;
+    size_t parsed;
+    struct bytebuf out;
+    struct bytebuf arena;
+    struct conn_event *evs;
+    size_t ev_head, ev_count, ev_cap;
+    mqttproto_packet ev_pkt;
+    mqttproto_properties no_props;
+    mqttproto_topic_filter_list ev_filters;
+    mqttproto_subscription_list ev_subs;
+
+    uint64_t now_ms;
+    uint64_t connect_deadline;
+    uint64_t last_recv_ms;
+    uint16_t keep_alive;
+
+    /* From the CONNECT. */
+    uint8_t *connect_blob;
+    size_t connect_len;
+    char *client_id;
+    size_t client_id_len;
+    bool assigned_id;
+    char *username;
+    size_t username_len;
+    char *auth_method;
+    size_t auth_method_len;
+    bool clean_start;
+    uint32_t session_expiry;         /* granted */
+    uint32_t connect_session_expiry; /* as the CONNECT asked */
+    bool reauthenticating;
+    uint16_t peer_receive_maximum;
+    uint32_t peer_maximum_packet_size;
+
+    struct session *session;
+    struct bmsg *will;
+    uint32_t will_delay;
+    bool will_cancelled; /* DISCONNECT 0x00 */
+
+    /* Inbound. */
+    char **in_aliases;
+    size_t *in_alias_lens;
+    struct pending_publish *pending_pubs, *pending_pubs_tail;
+    uint32_t pending_count; /* QoS 1/2 among them */
+    uint32_t next_ticket;
+    struct pending_subscribe *pending_subs;
+};
+
+#endif /* MQTTPROTO_BROKER_INTERNAL_H */
