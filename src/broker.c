@@ -324,6 +324,9 @@ uint64_t mqttproto_broker_get_expiry(const mqttproto_broker *b)
     return session_deadline(b->timers[0]);
 }
 
+static int deliver_to(mqttproto_broker *b, struct bmsg *m, struct session *s, uint8_t sub_qos,
+                      bool rap, const uint32_t *subids, uint8_t nsubids, bool shared);
+
 /* Publish a will now; the message reference is consumed. */
 static void publish_will(mqttproto_broker *b, struct bmsg *will, struct session *origin,
                          uint64_t now_ms)
@@ -338,10 +341,84 @@ static void publish_will(mqttproto_broker *b, struct bmsg *will, struct session 
     broker_msg_release(b, will);
 }
 
+/* ---- shared subscriptions: a member's session ends ---- */
+
+struct regive_ctx {
+    mqttproto_broker *b;
+    struct session *leaving;
+    struct bmsg *msg;
+    bool online_only;
+};
+
+static bool other_member(void *ctx, const struct subtrie_sub *sub)
+{
+    const struct regive_ctx *r = ctx;
+    const struct session *s = sub->subscriber;
+    return s != r->leaving && (!r->online_only || s->conn != NULL);
+}
+
+/* Whether @p s is a member of group @p g: it holds "$share/{name}/{filter}". */
+static bool session_in_group(const struct session *s, const struct subtrie_group *g)
+{
+    mqttproto_str name = subtrie_group_name(g), filter = subtrie_group_filter(g);
+    char key[512];
+    size_t len = 7 + name.len + 1 + filter.len;
+    if (len > sizeof key) {
+        return false; /* such long filters are not given to another member */
+    }
+    memcpy(key, "$share/", 7);
+    memcpy(key + 7, name.data, name.len);
+    key[7 + name.len] = '/';
+    memcpy(key + 8 + name.len, filter.data, filter.len);
+    return strmap_find(&s->subs, key, len) != NULL;
+}
+
+static void regive_group(void *ctx, struct subtrie_group *g)
+{
+    struct regive_ctx *r = ctx;
+    if (!session_in_group(r->leaving, g)) {
+        return;
+    }
+    r->online_only = true;
+    const struct subtrie_sub *sub = subtrie_group_pick(g, other_member, r);
+    if (sub == NULL) {
+        r->online_only = false;
+        sub = subtrie_group_pick(g, other_member, r);
+    }
+    if (sub == NULL) {
+        return;
+    }
+    uint32_t id = sub->subscription_identifier;
+    (void)deliver_to(r->b, r->msg, sub->subscriber, sub->qos, false, &id, id != 0 ? 1 : 0, true);
+}
+
+/*
+ * The session of a shared subscription member ends with messages it was
+ * given and did not acknowledge: a QoS 1 message goes to another member of
+ * the group (MQTT 5.0 section 4.8.2: "SHOULD"); a QoS 2 message that was
+ * sent stays lost to the group [MQTT-4.8.2-5], one never sent is given on.
+ */
+static void regive_shared(mqttproto_broker *b, struct session *s)
+{
+    for (struct delivery *d = s->head; d != NULL; d = d->next) {
+        if (!d->shared || d->qos == 0 || d->stage == D_AWAIT_PUBCOMP ||
+            (d->qos == 2 && d->ever_sent)) {
+            continue;
+        }
+        mqttproto_packet pkt;
+        if (mqttproto_decode(d->msg->blob, d->msg->len, NULL, &pkt) <= 0) {
+            continue;
+        }
+        struct regive_ctx r = {b, s, d->msg, true};
+        (void)subtrie_match(&b->subs, pkt.publish.topic, NULL, regive_group, &r);
+    }
+}
+
 /* Remove a session for good: its subscriptions, deliveries and timer. */
 void broker_session_end(mqttproto_broker *b, struct session *s, uint64_t now_ms)
 {
     heap_remove(b, s);
+    regive_shared(b, s);
     for (uint32_t i = 0; s->subs.slots != NULL && i <= s->subs.mask; i++) {
         struct strmap_entry *e = &s->subs.slots[i];
         if (e->key != NULL) {
@@ -550,12 +627,12 @@ static bool member_online(void *ctx, const struct subtrie_sub *sub)
 }
 
 static int deliver_to(mqttproto_broker *b, struct bmsg *m, struct session *s, uint8_t sub_qos,
-                      bool rap, const uint32_t *subids, uint8_t nsubids)
+                      bool rap, const uint32_t *subids, uint8_t nsubids, bool shared)
 {
     uint8_t qos = m->qos < sub_qos ? m->qos : sub_qos;
     /* [MQTT-3.3.1-12] [MQTT-3.3.1-13] RETAIN only when asked to keep it */
     bool retain = rap && m->retain;
-    return session_enqueue(b, s, m, qos, retain, subids, nsubids);
+    return session_enqueue(b, s, m, qos, retain, subids, nsubids, shared);
 }
 
 int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, uint64_t now_ms)
@@ -579,8 +656,8 @@ int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, ui
     int delivered = 0;
     for (size_t i = 0; i < r.count; i++) {
         struct route_target *t = &b->targets[i];
-        if (deliver_to(b, m, t->session, t->qos, t->retain_as_published, t->subids, t->nsubids) >
-            0) {
+        if (deliver_to(b, m, t->session, t->qos, t->retain_as_published, t->subids, t->nsubids,
+                       false) > 0) {
             delivered++;
         }
     }
@@ -594,7 +671,7 @@ int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, ui
             continue;
         }
         uint32_t id = sub->subscription_identifier;
-        if (deliver_to(b, m, sub->subscriber, sub->qos, false, &id, id != 0 ? 1 : 0) > 0) {
+        if (deliver_to(b, m, sub->subscriber, sub->qos, false, &id, id != 0 ? 1 : 0, true) > 0) {
             delivered++;
         }
     }

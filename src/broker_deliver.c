@@ -43,7 +43,7 @@ static void delivery_end(mqttproto_broker *b, struct session *s, struct delivery
 
 /* 1 when queued, 0 when dropped by a limit, or an error. */
 int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint8_t qos,
-                    bool retain, const uint32_t *subids, uint8_t nsubids)
+                    bool retain, const uint32_t *subids, uint8_t nsubids, bool shared)
 {
     if (s->conn == NULL && qos == 0) {
         return 0; /* QoS 0 is not kept for an offline session */
@@ -62,6 +62,7 @@ int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint
     m->refs++;
     d->qos = qos;
     d->retain = retain;
+    d->shared = shared;
     d->stage = D_QUEUED;
     d->nsubids = nsubids;
     if (nsubids > 0) {

@@ -418,7 +418,7 @@ static void queue_retained(void *ctx, mqttproto_str topic, void *msg)
     }
     uint8_t qos = m->qos < r->qos ? m->qos : r->qos;
     /* Sent because of a subscription: RETAIN 1 [MQTT-3.3.1-9]. */
-    int e = session_enqueue(r->b, r->s, m, qos, true, &r->subid, r->subid != 0 ? 1 : 0);
+    int e = session_enqueue(r->b, r->s, m, qos, true, &r->subid, r->subid != 0 ? 1 : 0, false);
     if (e < 0) {
         r->error = e;
     }

@@ -39,7 +39,8 @@ struct delivery {
     uint8_t stage;
     bool retain;
     bool ever_sent;
-    bool wired; /* sent on the current connection */
+    bool wired;  /* sent on the current connection */
+    bool shared; /* chosen through a shared subscription group */
     uint8_t nsubids;
     uint32_t subids[]; /* Subscription Identifiers of the matching subscriptions */
 };
@@ -127,7 +128,7 @@ void broker_timer_update(mqttproto_broker *b, struct session *s);
 
 /* ---- broker_deliver.c ---- */
 int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint8_t qos,
-                    bool retain, const uint32_t *subids, uint8_t nsubids);
+                    bool retain, const uint32_t *subids, uint8_t nsubids, bool shared);
 void session_free_deliveries(mqttproto_broker *b, struct session *s);
 void session_resume(struct session *s);
 void conn_pump(struct mqttproto_broker_client *c);

@@ -280,12 +280,21 @@ MQTTPROTO_API void mqttproto_broker_client_destroy(mqttproto_broker_client *clie
                                                    uint64_t now_ms);
 
 /**
- * @brief Bytes read from the connection; every complete packet is processed.
- * @return Bytes taken (fewer than @p len only while undrained events hold
- *         the input at its limit), or the protocol error that closed the
- *         connection (the same error again on later calls);
+ * @brief Bytes read from the connection; every complete packet that may be
+ * processed now is. While the CONNECT waits for acknowledge_connect(), only
+ * AUTH and DISCONNECT are processed; the packets after them wait in the
+ * input and are processed once the CONNECT is accepted, never if it is
+ * refused [MQTT-3.1.4-6].
+ * @return Bytes taken: fewer than @p len while undrained events or packets
+ *         waiting for the CONNACK hold the input at its limit (one maximum
+ *         packet plus 64 KiB), or when memory ran out part-way (the bytes
+ *         not taken must be fed again). The protocol error that closed the
+ *         connection (the same error again on later calls); its reason code
+ *         (mqttproto_err_reason_code()) is the one sent in the DISCONNECT,
+ *         or in the CONNACK when the error is in the CONNECT.
  *         ::MQTTPROTO_ERR_BAD_STATE when CLOSING for another reason;
- *         ::MQTTPROTO_ERR_NO_MEMORY.
+ *         ::MQTTPROTO_ERR_NO_MEMORY when none of @p data was taken (nothing
+ *         of the packet it completes took effect; feed it again).
  */
 MQTTPROTO_API ptrdiff_t mqttproto_broker_client_feed_bytes(mqttproto_broker_client *client,
                                                            const uint8_t *data, size_t len,
