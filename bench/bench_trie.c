@@ -17,71 +17,8 @@
 #include <time.h>
 
 #include "mqttproto/topic.h"
+#include "counting_alloc.h"
 #include "subtrie.h"
-
-/* ---- counting allocator -------------------------------------------------- */
-
-typedef union block_header {
-    max_align_t align;
-    size_t size;
-} block_header;
-
-struct counting {
-    size_t bytes;  /* requested and live */
-    size_t chunks; /* the same, rounded as glibc's malloc rounds a chunk */
-    size_t blocks;
-};
-
-static size_t chunk_of(size_t size)
-{
-    size_t c = (size + 8 + 15) & ~(size_t)15;
-    return c < 32 ? 32 : c;
-}
-
-static void *c_malloc(size_t size, void *user)
-{
-    struct counting *c = user;
-    block_header *b = malloc(sizeof *b + size);
-    if (b == NULL) {
-        return NULL;
-    }
-    b->size = size;
-    c->bytes += size;
-    c->chunks += chunk_of(size);
-    c->blocks++;
-    return b + 1;
-}
-
-static void *c_realloc(void *p, size_t size, void *user)
-{
-    struct counting *c = user;
-    if (p == NULL) {
-        return c_malloc(size, user);
-    }
-    block_header *b = (block_header *)p - 1;
-    size_t old = b->size;
-    block_header *nb = realloc(b, sizeof *nb + size);
-    if (nb == NULL) {
-        return NULL;
-    }
-    nb->size = size;
-    c->bytes = c->bytes - old + size;
-    c->chunks = c->chunks - chunk_of(old) + chunk_of(size);
-    return nb + 1;
-}
-
-static void c_free(void *p, void *user)
-{
-    struct counting *c = user;
-    if (p == NULL) {
-        return;
-    }
-    block_header *b = (block_header *)p - 1;
-    c->bytes -= b->size;
-    c->chunks -= chunk_of(b->size);
-    c->blocks--;
-    free(b);
-}
 
 /* ---- workload ------------------------------------------------------------ */
 
@@ -151,8 +88,8 @@ static void on_sub(void *ctx, const struct subtrie_sub *sub)
 
 static void run(size_t n, char *sessions, char (*filters)[48])
 {
-    struct counting cnt = {0, 0, 0};
-    mqttproto_mem mem = {c_malloc, c_realloc, c_free, &cnt};
+    struct counting cnt;
+    mqttproto_mem mem = counting_mem(&cnt);
     struct subtrie t;
     subtrie_init(&t, &mem);
 

@@ -14,6 +14,9 @@
    does not read costs at most this plus its queue. */
 #define OUT_PUMP_LIMIT (256u * 1024u)
 
+/* Events without a packet show these. */
+static const mqttproto_properties no_properties;
+
 const char *mqttproto_broker_client_state_name(int state)
 {
     static const char *const names[] = {"AWAIT_CONNECT", "AUTHENTICATING", "CONNECTED", "CLOSING"};
@@ -44,7 +47,6 @@ int mqttproto_broker_client_create(mqttproto_broker *b, uint64_t now_ms,
     c->in_opts.maximum_packet_size = b->settings.maximum_packet_size;
     c->in_opts.max_user_properties = b->settings.max_user_properties;
     mqttproto_codec_options_default(&c->out_opts);
-    mqttproto_properties_init(&c->no_props);
     c->now_ms = now_ms;
     c->last_recv_ms = now_ms;
     c->connect_deadline = now_ms + b->settings.connect_timeout_ms;
@@ -95,6 +97,7 @@ static void free_conn(mqttproto_broker_client *c)
     bytebuf_free(&c->out, m);
     bytebuf_free(&c->arena, m);
     mem_free(m, c->evs);
+    mem_free(m, c->view);
     mem_free(m, c->connect_blob);
     mem_free(m, c->client_id);
     mem_free(m, c->username);
@@ -201,23 +204,35 @@ struct conn_event conn_new_event(uint8_t type, size_t off, size_t len)
     struct conn_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = type;
-    ev.pkt_off = off;
-    ev.pkt_len = len;
-    ev.topic_off = SIZE_MAX;
-    ev.codes_off = SIZE_MAX;
+    ev.pkt_off = (uint32_t)off;
+    ev.pkt_len = (uint32_t)len;
+    ev.topic_off = NO_OFFSET;
+    ev.codes_off = NO_OFFSET;
     return ev;
 }
 
+/* Every event was taken: what backed their views goes. An idle connection
+   keeps no buffer, so that thousands of quiet clients cost little. */
 void conn_release_event_memory(mqttproto_broker_client *c)
 {
     if (c->ev_count != 0) {
         return;
     }
-    bytebuf_clear(&c->arena);
+    const mqttproto_mem *m = &c->broker->mem;
+    bytebuf_free(&c->arena, m);
     if (c->parsed > 0) {
         bytebuf_consume(&c->in, c->parsed);
         c->parsed = 0;
     }
+    if (bytebuf_size(&c->in) == 0) {
+        bytebuf_free(&c->in, m);
+    }
+    mem_free(m, c->view);
+    c->view = NULL;
+    mem_free(m, c->evs);
+    c->evs = NULL;
+    c->ev_cap = 0;
+    c->ev_head = 0;
 }
 
 int mqttproto_broker_client_next_event(mqttproto_broker_client *c, mqttproto_broker_event *ev)
@@ -226,7 +241,7 @@ int mqttproto_broker_client_next_event(mqttproto_broker_client *c, mqttproto_bro
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
     memset(ev, 0, sizeof *ev);
-    ev->properties = &c->no_props;
+    ev->properties = &no_properties;
     if (c->ev_count == 0) {
         conn_release_event_memory(c);
         return 0;
@@ -238,14 +253,22 @@ int mqttproto_broker_client_next_event(mqttproto_broker_client *c, mqttproto_bro
     ev->packet_id = r.packet_id;
     ev->ticket = r.ticket;
     ev->reason_code = r.reason_code;
-    if (r.codes_off != SIZE_MAX) {
+    if (r.codes_off != NO_OFFSET) {
         ev->reason_codes = c->arena.data + r.codes_off;
         ev->reason_code_count = r.codes_len;
     }
     if (r.pkt_len == 0) {
         return 1;
     }
-    mqttproto_packet *p = &c->ev_pkt;
+    if (c->view == NULL) {
+        c->view = mem_alloc(&c->broker->mem, sizeof *c->view);
+        if (c->view == NULL) {
+            /* The event is given without its packet's views. */
+            return 1;
+        }
+    }
+    struct event_view *v = c->view;
+    mqttproto_packet *p = &v->pkt;
     if (mqttproto_decode(bytebuf_data(&c->in) + r.pkt_off, r.pkt_len, &c->in_opts, p) <= 0) {
         return 1; /* cannot happen: the packet was checked when it came */
     }
@@ -264,7 +287,7 @@ int mqttproto_broker_client_next_event(mqttproto_broker_client *c, mqttproto_bro
         break;
     case MQTTPROTO_PACKET_PUBLISH:
         ev->topic = p->publish.topic;
-        if (r.topic_off != SIZE_MAX) {
+        if (r.topic_off != NO_OFFSET) {
             ev->topic.data = (const char *)c->arena.data + r.topic_off;
             ev->topic.len = r.topic_len;
         }
@@ -274,13 +297,13 @@ int mqttproto_broker_client_next_event(mqttproto_broker_client *c, mqttproto_bro
         ev->properties = &p->publish.properties;
         break;
     case MQTTPROTO_PACKET_SUBSCRIBE:
-        c->ev_subs = p->subscribe.subscriptions;
-        ev->subscriptions = &c->ev_subs;
+        v->subs = p->subscribe.subscriptions;
+        ev->subscriptions = &v->subs;
         ev->properties = &p->subscribe.properties;
         break;
     case MQTTPROTO_PACKET_UNSUBSCRIBE:
-        c->ev_filters = p->unsubscribe.topic_filters;
-        ev->topic_filters = &c->ev_filters;
+        v->filters = p->unsubscribe.topic_filters;
+        ev->topic_filters = &v->filters;
         ev->properties = &p->unsubscribe.properties;
         break;
     case MQTTPROTO_PACKET_DISCONNECT:
@@ -376,6 +399,9 @@ void mqttproto_broker_client_consume_outbound(mqttproto_broker_client *c, size_t
 {
     if (c != NULL) {
         bytebuf_consume(&c->out, n);
+        if (bytebuf_size(&c->out) == 0) {
+            bytebuf_free(&c->out, &c->broker->mem); /* idle: hold nothing */
+        }
     }
 }
 
@@ -390,7 +416,7 @@ size_t mqttproto_broker_client_copy_outbound(mqttproto_broker_client *c, uint8_t
         n = cap;
     }
     memcpy(buf, data, n);
-    bytebuf_consume(&c->out, n);
+    mqttproto_broker_client_consume_outbound(c, n);
     return n;
 }
 

@@ -214,14 +214,14 @@ static int inbound_publish(mqttproto_broker_client *c, const mqttproto_packet *p
     if (qos == 2) {
         idmap_remove(&s->qos2_in, pub->packet_id); /* the slot stays allocated */
     }
-    size_t topic_off = SIZE_MAX;
+    uint32_t topic_off = NO_OFFSET;
     if (pub->topic.len == 0) {
         /* The event shows the topic the alias stands for. */
         size_t at = bytebuf_size(&c->arena);
         if (bytebuf_append(&c->arena, &b->mem, topic.data, topic.len) != 0) {
             return MQTTPROTO_ERR_NO_MEMORY;
         }
-        topic_off = at;
+        topic_off = (uint32_t)at;
     }
     bool levels_ok = set->max_topic_levels == 0 || topic_levels(topic) <= set->max_topic_levels;
     struct bmsg *m = NULL;
@@ -263,7 +263,7 @@ static int inbound_publish(mqttproto_broker_client *c, const mqttproto_packet *p
     struct conn_event ev = conn_new_event(MQTTPROTO_BROKER_EVENT_PUBLISH, off, len);
     ev.packet_id = pub->packet_id;
     ev.topic_off = topic_off;
-    ev.topic_len = topic.len;
+    ev.topic_len = (uint32_t)topic.len;
     if (!levels_ok) {
         /* Over the topic level limit: refused, and the application sees it
            with the reason code. */
@@ -592,8 +592,8 @@ static int inbound_unsubscribe(mqttproto_broker_client *c, const mqttproto_packe
     (void)conn_write_packet(c, &ack);
     struct conn_event ev = conn_new_event(MQTTPROTO_BROKER_EVENT_UNSUBSCRIBE, off, len);
     ev.packet_id = u->packet_id;
-    ev.codes_off = at;
-    ev.codes_len = count;
+    ev.codes_off = (uint32_t)at;
+    ev.codes_len = (uint32_t)count;
     (void)conn_push_event(c, &ev);
     return 0;
 }

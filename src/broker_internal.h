@@ -109,6 +109,13 @@ struct mqttproto_broker {
 
 struct conn_event;
 
+/* What next_event() decodes an event's packet into. */
+struct event_view {
+    mqttproto_packet pkt;
+    mqttproto_topic_filter_list filters;
+    mqttproto_subscription_list subs;
+};
+
 /* ---- broker.c ---- */
 struct bmsg *broker_msg_new(mqttproto_broker *b, const mqttproto_publish *p, uint64_t now_ms,
                             int *err);
@@ -157,15 +164,19 @@ void conn_free_all(mqttproto_broker *b);
    0, a protocol error (the connection is CLOSING) or NO_MEMORY. */
 int conn_process_input(struct mqttproto_broker_client *c);
 
+#define NO_OFFSET UINT32_MAX
+
 /* What a broker client holds; here so the delivery code can reach it. */
 struct conn_event {
     uint8_t type;
     uint8_t reason_code;
     uint16_t packet_id;
     uint32_t ticket;
-    size_t pkt_off, pkt_len;     /* the packet in the input buffer; len 0: none */
-    size_t topic_off, topic_len; /* alias-resolved topic in the arena; SIZE_MAX: none */
-    size_t codes_off, codes_len; /* UNSUBSCRIBE reason codes in the arena */
+    /* Offsets fit 32 bits: the input never holds more than one maximum
+       packet (under 256 MiB) plus 64 KiB. */
+    uint32_t pkt_off, pkt_len;     /* the packet in the input buffer; len 0: none */
+    uint32_t topic_off, topic_len; /* alias-resolved topic in the arena; NO_OFFSET: none */
+    uint32_t codes_off, codes_len; /* UNSUBSCRIBE reason codes in the arena */
 };
 
 /* A PUBLISH waiting for authorize_publish(). */
@@ -202,10 +213,10 @@ struct mqttproto_broker_client {
     struct bytebuf arena;
     struct conn_event *evs;
     size_t ev_head, ev_count, ev_cap;
-    mqttproto_packet ev_pkt;
-    mqttproto_properties no_props;
-    mqttproto_topic_filter_list ev_filters;
-    mqttproto_subscription_list ev_subs;
+    /* The packet behind the event last taken: allocated while events are
+       taken, freed once they are drained, so an idle connection holds no
+       decoded packet. */
+    struct event_view *view;
 
     uint64_t now_ms;
     uint64_t connect_deadline;
