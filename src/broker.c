@@ -136,7 +136,9 @@ struct bmsg *broker_msg_new(mqttproto_broker *b, const mqttproto_publish *p, uin
     pkt.publish.retain = p->retain;
     pkt.publish.properties = p->properties;
     mqttproto_properties *props = &pkt.publish.properties;
-    /* Topic Aliases belong to one connection; Subscription Identifiers are
+    /* Topic Aliases belong to one connection (and the broker sends none,
+       so never one above the client's maximum [MQTT-3.1.2-26]
+       [MQTT-3.1.2-27] [MQTT-3.3.2-11]); Subscription Identifiers are
        added per delivery. */
     props->present &= ~(MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_TOPIC_ALIAS) |
                         MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER));
@@ -198,6 +200,16 @@ int broker_session_create(mqttproto_broker *b, const char *id, size_t len, struc
         }
         b->sessions = a;
         b->session_cap = cap;
+    }
+    if (b->timer_cap < b->session_cap) {
+        /* A slot in the timer heap for every session, so that starting a
+           timer never fails. */
+        struct session **t = mem_realloc(&b->mem, b->timers, b->session_cap * sizeof *t);
+        if (t == NULL) {
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
+        b->timers = t;
+        b->timer_cap = b->session_cap;
     }
     struct session *s = mem_alloc(&b->mem, sizeof *s);
     char *copy = mem_alloc(&b->mem, len);
@@ -327,18 +339,24 @@ uint64_t mqttproto_broker_get_expiry(const mqttproto_broker *b)
 static int deliver_to(mqttproto_broker *b, struct bmsg *m, struct session *s, uint8_t sub_qos,
                       bool rap, const uint32_t *subids, uint8_t nsubids, bool shared);
 
-/* Publish a will now; the message reference is consumed. */
-static void publish_will(mqttproto_broker *b, struct bmsg *will, struct session *origin,
-                         uint64_t now_ms)
+/* Publish a will now: 0, and the message reference is consumed; or
+   MQTTPROTO_ERR_NO_MEMORY, and the caller keeps it to try again (storing
+   it as retained again and routing it repeat nothing). */
+static int publish_will(mqttproto_broker *b, struct bmsg *will, struct session *origin,
+                        uint64_t now_ms)
 {
     if (will->retain) {
         mqttproto_packet pkt;
-        if (mqttproto_decode(will->blob, will->len, NULL, &pkt) > 0) {
-            (void)broker_retain(b, will, pkt.publish.topic);
+        if (mqttproto_decode(will->blob, will->len, NULL, &pkt) > 0 &&
+            broker_retain(b, will, pkt.publish.topic) == MQTTPROTO_ERR_NO_MEMORY) {
+            return MQTTPROTO_ERR_NO_MEMORY;
         }
     }
-    (void)broker_route(b, will, origin, now_ms);
+    if (broker_route(b, will, origin, now_ms) == MQTTPROTO_ERR_NO_MEMORY) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
     broker_msg_release(b, will);
+    return 0;
 }
 
 /* ---- shared subscriptions: a member's session ends ---- */
@@ -348,6 +366,7 @@ struct regive_ctx {
     struct session *leaving;
     struct bmsg *msg;
     bool online_only;
+    int error;
 };
 
 static bool other_member(void *ctx, const struct subtrie_sub *sub)
@@ -389,7 +408,10 @@ static void regive_group(void *ctx, struct subtrie_group *g)
         return;
     }
     uint32_t id = sub->subscription_identifier;
-    (void)deliver_to(r->b, r->msg, sub->subscriber, sub->qos, false, &id, id != 0 ? 1 : 0, true);
+    if (deliver_to(r->b, r->msg, sub->subscriber, sub->qos, false, &id, id != 0 ? 1 : 0, true) ==
+        MQTTPROTO_ERR_NO_MEMORY) {
+        r->error = MQTTPROTO_ERR_NO_MEMORY;
+    }
 }
 
 /*
@@ -398,7 +420,7 @@ static void regive_group(void *ctx, struct subtrie_group *g)
  * the group (MQTT 5.0 section 4.8.2: "SHOULD"); a QoS 2 message that was
  * sent stays lost to the group [MQTT-4.8.2-5], one never sent is given on.
  */
-static void regive_shared(mqttproto_broker *b, struct session *s)
+static int regive_shared(mqttproto_broker *b, struct session *s)
 {
     for (struct delivery *d = s->head; d != NULL; d = d->next) {
         if (!d->shared || d->qos == 0 || d->stage == D_AWAIT_PUBCOMP ||
@@ -409,29 +431,39 @@ static void regive_shared(mqttproto_broker *b, struct session *s)
         if (mqttproto_decode(d->msg->blob, d->msg->len, NULL, &pkt) <= 0) {
             continue;
         }
-        struct regive_ctx r = {b, s, d->msg, true};
-        (void)subtrie_match(&b->subs, pkt.publish.topic, NULL, regive_group, &r);
+        struct regive_ctx r = {b, s, d->msg, true, 0};
+        if (subtrie_match(&b->subs, pkt.publish.topic, NULL, regive_group, &r) != 0 ||
+            r.error != 0) {
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
+        d->shared = false; /* given on: not again when this is tried again */
     }
+    return 0;
 }
 
-/* Remove a session for good: its subscriptions, deliveries and timer. */
-void broker_session_end(mqttproto_broker *b, struct session *s, uint64_t now_ms)
+/* Remove a session for good: its subscriptions, deliveries and timer.
+   MQTTPROTO_ERR_NO_MEMORY when its will or its shared messages could not
+   go: the session stays, to be ended again (what went is not repeated). */
+int broker_session_end(mqttproto_broker *b, struct session *s, uint64_t now_ms)
 {
+    if (s->will != NULL) {
+        /* [MQTT-3.1.3-9] the session ends before the will delay: the will
+           goes now. */
+        if (publish_will(b, s->will, s, now_ms) != 0) {
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
+        s->will = NULL;
+    }
+    if (regive_shared(b, s) != 0) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
     heap_remove(b, s);
-    regive_shared(b, s);
     for (uint32_t i = 0; s->subs.slots != NULL && i <= s->subs.mask; i++) {
         struct strmap_entry *e = &s->subs.slots[i];
         if (e->key != NULL) {
             mqttproto_str f = {e->key, e->len};
             subtrie_remove(&b->subs, f, s);
         }
-    }
-    if (s->will != NULL) {
-        /* [MQTT-3.1.3-9] the session ends before the will delay: the will
-           goes now. */
-        struct bmsg *will = s->will;
-        s->will = NULL;
-        publish_will(b, will, s, now_ms);
     }
     struct strmap_entry *e = strmap_find(&b->sessions_by_id, s->client_id, s->client_id_len);
     size_t idx = e->value;
@@ -444,6 +476,7 @@ void broker_session_end(mqttproto_broker *b, struct session *s, uint64_t now_ms)
             (uint32_t)idx;
     }
     session_free(b, s);
+    return 0;
 }
 
 /* The connection of @p s ended: keep the session per its expiry, start the
@@ -456,16 +489,18 @@ void broker_session_detach(mqttproto_broker *b, struct session *s, struct bmsg *
                         ? UINT64_MAX
                         : now_ms + (uint64_t)s->expiry_interval * 1000u;
     if (will != NULL) {
-        if (will_delay == 0 || s->expiry_interval == 0) {
-            publish_will(b, will, s, now_ms);
-        } else {
-            s->will = will;
-            s->will_at = now_ms + (uint64_t)will_delay * 1000u;
+        /* Due now without a delay, or when the session ends with the
+           connection (broker_session_end() publishes it then); out of
+           memory, the will timer tries again. */
+        bool due = will_delay == 0 || s->expiry_interval == 0;
+        s->will = will;
+        s->will_at = due ? now_ms : now_ms + (uint64_t)will_delay * 1000u;
+        if (due && s->expiry_interval != 0 && publish_will(b, will, s, now_ms) == 0) {
+            s->will = NULL;
         }
     }
-    if (s->expiry_interval == 0) {
-        broker_session_end(b, s, now_ms); /* [MQTT-3.1.2-23] */
-        return;
+    if (s->expiry_interval == 0 && broker_session_end(b, s, now_ms) == 0) {
+        return; /* [MQTT-3.1.2-23]; out of memory, its timer ends it */
     }
     session_resume(s);
     broker_timer_update(b, s);
@@ -479,13 +514,16 @@ int mqttproto_broker_handle_expiry(mqttproto_broker *b, uint64_t now_ms)
     while (b->timer_count > 0 && session_deadline(b->timers[0]) <= now_ms) {
         struct session *s = b->timers[0];
         if (s->will != NULL && s->will_at <= now_ms) {
-            struct bmsg *will = s->will;
+            if (publish_will(b, s->will, s, now_ms) != 0) {
+                return MQTTPROTO_ERR_NO_MEMORY;
+            }
             s->will = NULL;
             broker_timer_update(b, s);
-            publish_will(b, will, s, now_ms);
             continue;
         }
-        broker_session_end(b, s, now_ms);
+        if (broker_session_end(b, s, now_ms) != 0) {
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
     }
     return 0;
 }
@@ -538,6 +576,9 @@ int broker_retain(mqttproto_broker *b, struct bmsg *m, mqttproto_str topic)
     if (pkt.publish.payload.len == 0) {
         retained_clear(&b->retained, topic); /* [MQTT-3.3.1-6] [MQTT-3.3.1-7] */
         return 0;
+    }
+    if (retained_get(&b->retained, topic) == m) {
+        return 0; /* stored by an attempt that then ran out of memory */
     }
     if (retained_get(&b->retained, topic) == NULL &&
         retained_count(&b->retained) >= b->settings.max_retained_messages) {
@@ -652,14 +693,8 @@ int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, ui
     if (e != 0) {
         return e;
     }
-    b->stats.messages_routed++;
-    int delivered = 0;
     for (size_t i = 0; i < r.count; i++) {
-        struct route_target *t = &b->targets[i];
-        if (deliver_to(b, m, t->session, t->qos, t->retain_as_published, t->subids, t->nsubids,
-                       false) > 0) {
-            delivered++;
-        }
+        b->targets[i].shared = false;
     }
     for (size_t i = 0; i < b->group_count; i++) {
         /* [MQTT-4.8.2-3] one member of each group: a connected one if any */
@@ -670,8 +705,45 @@ int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, ui
         if (sub == NULL) {
             continue;
         }
-        uint32_t id = sub->subscription_identifier;
-        if (deliver_to(b, m, sub->subscriber, sub->qos, false, &id, id != 0 ? 1 : 0, true) > 0) {
+        if (r.count == b->target_cap) {
+            size_t cap = b->target_cap == 0 ? 16 : b->target_cap * 2;
+            struct route_target *a = mem_realloc(&b->mem, b->targets, cap * sizeof *a);
+            if (a == NULL) {
+                return MQTTPROTO_ERR_NO_MEMORY;
+            }
+            b->targets = a;
+            b->target_cap = cap;
+        }
+        struct route_target *t = &b->targets[r.count++];
+        t->session = sub->subscriber;
+        t->qos = sub->qos;
+        t->retain_as_published = false;
+        t->shared = true;
+        t->subids[0] = sub->subscription_identifier;
+        t->nsubids = t->subids[0] != 0 ? 1 : 0;
+    }
+    /* Every delivery is made before any is queued: out of memory, the
+       message went nowhere and routing it again repeats nothing. */
+    for (size_t i = 0; i < r.count; i++) {
+        struct route_target *t = &b->targets[i];
+        uint8_t qos = m->qos < t->qos ? m->qos : t->qos;
+        /* [MQTT-3.3.1-12] [MQTT-3.3.1-13] RETAIN only when asked to keep it */
+        t->made = delivery_new(b, t->session, m, qos, t->retain_as_published && m->retain,
+                               t->subids, t->nsubids, t->shared, &e);
+        if (e != 0) {
+            while (i-- > 0) {
+                if (b->targets[i].made != NULL) {
+                    delivery_discard(b, b->targets[i].made);
+                }
+            }
+            return e;
+        }
+    }
+    b->stats.messages_routed++;
+    int delivered = 0;
+    for (size_t i = 0; i < r.count; i++) {
+        struct route_target *t = &b->targets[i];
+        if (t->made != NULL && session_link(b, t->session, t->made) > 0) {
             delivered++;
         }
     }

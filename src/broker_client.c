@@ -87,6 +87,7 @@ static void free_conn(mqttproto_broker_client *c)
     while (c->pending_subs != NULL) {
         struct pending_subscribe *p = c->pending_subs;
         c->pending_subs = p->next;
+        conn_discard_held(b, p->held);
         mem_free(m, p);
     }
     if (c->will != NULL) {
@@ -168,6 +169,14 @@ void conn_free_all(mqttproto_broker *b)
 
 int conn_reserve_events(mqttproto_broker_client *c, size_t n)
 {
+    if (c->view == NULL) {
+        /* next_event() decodes into it: held with the events, so that
+           taking an event never needs memory. */
+        c->view = mem_alloc(&c->broker->mem, sizeof *c->view);
+        if (c->view == NULL) {
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
+    }
     if (c->ev_cap - c->ev_count >= n) {
         return 0;
     }
@@ -277,10 +286,15 @@ int mqttproto_broker_client_next_event(mqttproto_broker_client *c, mqttproto_bro
         ev->client_id = p->connect.client_id;
         ev->clean_start = p->connect.clean_start;
         ev->keep_alive = p->connect.keep_alive;
+        /* The decoder leaves absent fields unspecified: empty views here. */
         ev->has_username = p->connect.has_username;
-        ev->username = p->connect.username;
+        if (p->connect.has_username) {
+            ev->username = p->connect.username;
+        }
         ev->has_password = p->connect.has_password;
-        ev->password = p->connect.password;
+        if (p->connect.has_password) {
+            ev->password = p->connect.password;
+        }
         ev->has_will = p->connect.has_will;
         ev->will = p->connect.has_will ? &p->connect.will : NULL;
         ev->properties = &p->connect.properties;
@@ -511,10 +525,13 @@ void conn_taken_over(mqttproto_broker_client *c)
     d.type = MQTTPROTO_PACKET_DISCONNECT;
     d.disconnect.reason_code = MQTTPROTO_RC_SESSION_TAKEN_OVER; /* [MQTT-3.1.4-3] */
     mqttproto_properties_init(&d.disconnect.properties);
-    (void)conn_write_packet(c, &d);
     struct conn_event ev = conn_new_event(MQTTPROTO_BROKER_EVENT_TAKEN_OVER, 0, 0);
     (void)conn_push_event(c, &ev);
     c->session = NULL;
+    if (c->state == MQTTPROTO_BROKER_CLIENT_CLOSING) {
+        return; /* closed already: nothing after its DISCONNECT [MQTT-3.14.4-1], its error stays */
+    }
+    (void)conn_write_packet(c, &d);
     c->error = MQTTPROTO_ERR_SESSION_TAKEN_OVER;
     conn_enter_closing(c);
 }
@@ -637,6 +654,8 @@ int conn_handle_connect(mqttproto_broker_client *c, const mqttproto_packet *pkt,
     c->connect_blob = blob;
     c->connect_len = len;
     c->clean_start = cn->clean_start;
+    c->no_problem_info = mqttproto_properties_has(p, MQTTPROTO_PROP_REQUEST_PROBLEM_INFORMATION) &&
+                         p->request_problem_information == 0;
     c->keep_alive = cn->keep_alive;
     c->session_expiry = mqttproto_properties_has(p, MQTTPROTO_PROP_SESSION_EXPIRY_INTERVAL)
                             ? p->session_expiry_interval
@@ -647,9 +666,26 @@ int conn_handle_connect(mqttproto_broker_client *c, const mqttproto_packet *pkt,
     c->peer_maximum_packet_size = mqttproto_properties_has(p, MQTTPROTO_PROP_MAXIMUM_PACKET_SIZE)
                                       ? p->maximum_packet_size
                                       : MQTTPROTO_MAX_PACKET_SIZE;
+    /* From here on every packet, the CONNACK and AUTH among them, fits the
+       client's limit [MQTT-3.1.2-24] [MQTT-3.2.2-19] [MQTT-3.2.2-20]. */
+    c->out_opts.maximum_packet_size = c->peer_maximum_packet_size;
     struct conn_event ev = conn_new_event(MQTTPROTO_BROKER_EVENT_CONNECT, off, len);
     (void)conn_push_event(c, &ev);
     c->state = MQTTPROTO_BROKER_CLIENT_AUTHENTICATING;
+    return 0;
+}
+
+/* Reserve the output a success CONNACK with properties @p cp needs. */
+static int reserve_connack(mqttproto_broker_client *c, const mqttproto_properties *cp)
+{
+    mqttproto_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = MQTTPROTO_PACKET_CONNACK;
+    pkt.connack.properties = *cp;
+    ptrdiff_t size = mqttproto_encoded_size(&pkt, NULL);
+    if (size > 0 && bytebuf_reserve(&c->out, &c->broker->mem, (size_t)size) == NULL) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
     return 0;
 }
 
@@ -771,6 +807,20 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
         c->now_ms = now_ms;
     }
     mqttproto_broker *b = c->broker;
+    mqttproto_packet pkt;
+    if (mqttproto_decode(c->connect_blob, c->connect_len, &c->in_opts, &pkt) <= 0) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    const mqttproto_connect *cn = &pkt.connect;
+    mqttproto_properties extra;
+    if (props != NULL && mqttproto_properties_has(props, MQTTPROTO_PROP_RESPONSE_INFORMATION) &&
+        !(mqttproto_properties_has(&cn->properties, MQTTPROTO_PROP_REQUEST_RESPONSE_INFORMATION) &&
+          cn->properties.request_response_information == 1)) {
+        /* [MQTT-3.1.2-28] Response Information only when it was asked for */
+        extra = *props;
+        extra.present &= ~MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_RESPONSE_INFORMATION);
+        props = &extra;
+    }
     if (reason_code >= 0x80) {
         int e = send_connack(c, reason_code, false, props);
         if (e == 0) {
@@ -778,11 +828,6 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
         }
         return e;
     }
-    mqttproto_packet pkt;
-    if (mqttproto_decode(c->connect_blob, c->connect_len, &c->in_opts, &pkt) <= 0) {
-        return MQTTPROTO_ERR_INVALID_ARGUMENT;
-    }
-    const mqttproto_connect *cn = &pkt.connect;
     int e = 0;
     if (cn->client_id.len == 0) {
         e = assign_client_id(c);
@@ -809,8 +854,19 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
     if (e != 0) {
         return e;
     }
-    /* The session: taken over, discarded or resumed. */
+    /* Room for the CONNACK, and for what a takeover gives the old
+       connection, before anything changes: the packet, its session and
+       the takeover then do not depend on memory. */
     struct session *s = broker_session_find(b, c->client_id, c->client_id_len);
+    e = reserve_connack(c, &cp);
+    if (e == 0 && s != NULL && s->conn != NULL &&
+        (bytebuf_reserve(&s->conn->out, &b->mem, 8) == NULL || conn_reserve_events(s->conn, 1) != 0)) {
+        e = MQTTPROTO_ERR_NO_MEMORY;
+    }
+    if (e != 0) {
+        return e;
+    }
+    /* The session: taken over, discarded or resumed. */
     if (s != NULL && s->conn != NULL) {
         mqttproto_broker_client *old = s->conn;
         struct bmsg *old_will = old->will_cancelled ? NULL : old->will;
@@ -823,6 +879,9 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
             if (old->will_delay == 0 || c->clean_start) {
                 s->will = old_will;
                 s->will_at = c->now_ms;
+                /* Due now: in the timer heap, so that the expiry run below
+                   (or the session's end) publishes it [MQTT-3.1.2-8]. */
+                broker_timer_update(b, s);
             } else {
                 broker_msg_release(b, old_will);
             }
@@ -830,14 +889,21 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
     }
     bool present = false;
     if (s != NULL && c->clean_start) {
-        broker_session_end(b, s, c->now_ms); /* [MQTT-3.1.2-4] */
+        /* [MQTT-3.1.2-4]; out of memory, called again it ends it then */
+        e = broker_session_end(b, s, c->now_ms);
+        if (e != 0) {
+            return e;
+        }
         s = NULL;
     } else if (s != NULL) {
         present = true; /* [MQTT-3.2.2-2] */
         if (s->will != NULL) {
             if (s->will_at <= c->now_ms) {
                 /* A will due now (a takeover without delay) still goes. */
-                (void)mqttproto_broker_handle_expiry(b, c->now_ms);
+                e = mqttproto_broker_handle_expiry(b, c->now_ms);
+                if (e != 0) {
+                    return e;
+                }
             } else {
                 broker_msg_release(b, s->will); /* [MQTT-3.1.3-9] */
                 s->will = NULL;
@@ -952,6 +1018,15 @@ int mqttproto_broker_client_auth(mqttproto_broker_client *c, uint8_t reason_code
     if (mqttproto_properties_has(p, MQTTPROTO_PROP_AUTHENTICATION_METHOD) ||
         mqttproto_properties_has(p, MQTTPROTO_PROP_AUTHENTICATION_DATA)) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (c->no_problem_info) {
+        /* [MQTT-3.1.2-29] no Reason String or User Properties in AUTH */
+        p->present &= ~(MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_REASON_STRING) |
+                        MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_USER_PROPERTY));
+        p->user_properties = NULL;
+        p->user_property_count = 0;
+        p->wire.data = NULL;
+        p->wire.len = 0;
     }
     mqttproto_str method = {c->auth_method, c->auth_method_len};
     int e = mqttproto_properties_set_str(p, MQTTPROTO_PACKET_AUTH,

@@ -41,21 +41,31 @@ static void delivery_end(mqttproto_broker *b, struct session *s, struct delivery
     mem_free(&b->mem, d);
 }
 
-/* 1 when queued, 0 when dropped by a limit, or an error. */
-int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint8_t qos,
-                    bool retain, const uint32_t *subids, uint8_t nsubids, bool shared)
+static bool session_full(const mqttproto_broker *b, const struct session *s,
+                         const struct bmsg *m)
 {
+    return s->count >= b->settings.max_queued_messages ||
+           m->len > b->settings.max_queued_bytes - s->bytes;
+}
+
+/* A delivery of @p m to @p s, not queued yet; NULL with *err 0 when it is
+   not kept (QoS 0 offline, a full queue), or with MQTTPROTO_ERR_NO_MEMORY. */
+struct delivery *delivery_new(mqttproto_broker *b, struct session *s, struct bmsg *m, uint8_t qos,
+                              bool retain, const uint32_t *subids, uint8_t nsubids, bool shared,
+                              int *err)
+{
+    *err = 0;
     if (s->conn == NULL && qos == 0) {
-        return 0; /* QoS 0 is not kept for an offline session */
+        return NULL; /* QoS 0 is not kept for an offline session */
     }
-    if (s->count >= b->settings.max_queued_messages ||
-        m->len > b->settings.max_queued_bytes - s->bytes) {
+    if (session_full(b, s, m)) {
         b->stats.messages_dropped_queue++;
-        return 0;
+        return NULL;
     }
     struct delivery *d = mem_alloc(&b->mem, sizeof *d + (size_t)nsubids * sizeof(uint32_t));
     if (d == NULL) {
-        return MQTTPROTO_ERR_NO_MEMORY;
+        *err = MQTTPROTO_ERR_NO_MEMORY;
+        return NULL;
     }
     memset(d, 0, sizeof *d);
     d->msg = m;
@@ -68,7 +78,28 @@ int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint
     if (nsubids > 0) {
         memcpy(d->subids, subids, (size_t)nsubids * sizeof(uint32_t));
     }
+    return d;
+}
+
+/* Free a delivery delivery_new() made that was never queued. */
+void delivery_discard(mqttproto_broker *b, struct delivery *d)
+{
+    broker_msg_release(b, d->msg);
+    mem_free(&b->mem, d);
+}
+
+/* Queue a delivery from delivery_new(): 1, or 0 when the queue filled up
+   since (the delivery is then dropped). Never fails. */
+int session_link(mqttproto_broker *b, struct session *s, struct delivery *d)
+{
+    struct bmsg *m = d->msg;
+    if (session_full(b, s, m)) {
+        b->stats.messages_dropped_queue++;
+        delivery_discard(b, d);
+        return 0;
+    }
     d->prev = s->tail;
+    d->next = NULL;
     if (s->tail != NULL) {
         s->tail->next = d;
     } else {
@@ -85,6 +116,15 @@ int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint
         broker_mark_writable(b, s->conn);
     }
     return 1;
+}
+
+/* 1 when queued, 0 when dropped by a limit, or an error. */
+int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint8_t qos,
+                    bool retain, const uint32_t *subids, uint8_t nsubids, bool shared)
+{
+    int err;
+    struct delivery *d = delivery_new(b, s, m, qos, retain, subids, nsubids, shared, &err);
+    return d == NULL ? err : session_link(b, s, d);
 }
 
 void session_free_deliveries(mqttproto_broker *b, struct session *s)

@@ -108,7 +108,9 @@ static int resolve_alias(mqttproto_broker_client *c, const mqttproto_publish *pu
     return 0;
 }
 
-static int store_alias(mqttproto_broker_client *c, uint16_t alias, mqttproto_str topic)
+/* What remapping a Topic Alias to @p topic needs, made before the packet
+   takes effect: the tables, and the copy of the topic (NULL: no memory). */
+static char *alias_prepare(mqttproto_broker_client *c, mqttproto_str topic)
 {
     const mqttproto_mem *m = &c->broker->mem;
     size_t max = c->broker->settings.topic_alias_maximum;
@@ -120,20 +122,23 @@ static int store_alias(mqttproto_broker_client *c, uint16_t alias, mqttproto_str
             mem_free(m, c->in_alias_lens);
             c->in_aliases = NULL;
             c->in_alias_lens = NULL;
-            return MQTTPROTO_ERR_NO_MEMORY;
+            return NULL;
         }
         memset(c->in_aliases, 0, max * sizeof *c->in_aliases);
         memset(c->in_alias_lens, 0, max * sizeof *c->in_alias_lens);
     }
     char *copy = mem_alloc(m, topic.len);
-    if (copy == NULL) {
-        return MQTTPROTO_ERR_NO_MEMORY;
+    if (copy != NULL) {
+        memcpy(copy, topic.data, topic.len);
     }
-    memcpy(copy, topic.data, topic.len);
-    mem_free(m, c->in_aliases[alias - 1]);
+    return copy;
+}
+
+static void alias_install(mqttproto_broker_client *c, uint16_t alias, char *copy, size_t len)
+{
+    mem_free(&c->broker->mem, c->in_aliases[alias - 1]);
     c->in_aliases[alias - 1] = copy;
-    c->in_alias_lens[alias - 1] = topic.len;
-    return 0;
+    c->in_alias_lens[alias - 1] = len;
 }
 
 /* Store as retained (when asked) and route an accepted message. */
@@ -224,6 +229,13 @@ static int inbound_publish(mqttproto_broker_client *c, const mqttproto_packet *p
         topic_off = (uint32_t)at;
     }
     bool levels_ok = set->max_topic_levels == 0 || topic_levels(topic) <= set->max_topic_levels;
+    char *alias_copy = NULL;
+    if (remap) {
+        alias_copy = alias_prepare(c, topic);
+        if (alias_copy == NULL) {
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
+    }
     struct bmsg *m = NULL;
     struct pending_publish *pp = NULL;
     if (levels_ok) {
@@ -231,32 +243,28 @@ static int inbound_publish(mqttproto_broker_client *c, const mqttproto_packet *p
         full.topic = topic;
         m = broker_msg_new(b, &full, c->now_ms, &e);
         if (m == NULL) {
+            mem_free(&b->mem, alias_copy);
             return e;
         }
         if (set->authorize_publish) {
             pp = mem_alloc(&b->mem, sizeof *pp);
             if (pp == NULL) {
+                mem_free(&b->mem, alias_copy);
                 broker_msg_release(b, m);
                 return MQTTPROTO_ERR_NO_MEMORY;
             }
         } else {
+            /* Routed last: once it is, nothing fails. */
             e = accept_message(c, m, topic);
             if (e != 0) {
+                mem_free(&b->mem, alias_copy);
                 broker_msg_release(b, m);
                 return e;
             }
         }
     }
     if (remap) {
-        e = store_alias(c, pub->properties.topic_alias, topic);
-        if (e != 0) {
-            /* Only reached when the message was not routed yet. */
-            mem_free(&b->mem, pp);
-            if (m != NULL) {
-                broker_msg_release(b, m);
-            }
-            return e;
-        }
+        alias_install(c, pub->properties.topic_alias, alias_copy, topic.len);
     }
 
     /* From here nothing fails. */
@@ -379,12 +387,16 @@ static int inbound_subscribe(mqttproto_broker_client *c, const mqttproto_packet 
     if (conn_reserve_events(c, 1) != 0) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
-    struct pending_subscribe *ps = mem_alloc(&b->mem, sizeof *ps + len);
+    /* The packet, then room for one reason code per filter. */
+    size_t count = pkt->subscribe.subscriptions.count;
+    struct pending_subscribe *ps = mem_alloc(&b->mem, sizeof *ps + len + count);
     if (ps == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
     ps->packet_id = pkt->subscribe.packet_id;
     ps->len = len;
+    ps->done = 0;
+    ps->held = NULL;
     memcpy(ps->bytes, bytebuf_data(&c->in) + off, len);
     /* Answered in the order they came. */
     struct pending_subscribe **pp = &c->pending_subs;
@@ -406,6 +418,7 @@ struct retained_ctx {
     uint32_t subid;
     uint64_t now_ms;
     int error;
+    struct delivery *head, *tail; /* made, not queued yet (linked by next) */
 };
 
 static void queue_retained(void *ctx, mqttproto_str topic, void *msg)
@@ -413,20 +426,56 @@ static void queue_retained(void *ctx, mqttproto_str topic, void *msg)
     (void)topic;
     struct retained_ctx *r = ctx;
     struct bmsg *m = msg;
-    if (m->expires_at != 0 && m->expires_at <= r->now_ms) {
+    if (r->error != 0 || (m->expires_at != 0 && m->expires_at <= r->now_ms)) {
         return; /* [MQTT-3.3.2-5] expired: not sent */
     }
     uint8_t qos = m->qos < r->qos ? m->qos : r->qos;
     /* Sent because of a subscription: RETAIN 1 [MQTT-3.3.1-9]. */
-    int e = session_enqueue(r->b, r->s, m, qos, true, &r->subid, r->subid != 0 ? 1 : 0, false);
-    if (e < 0) {
+    int e;
+    struct delivery *d =
+        delivery_new(r->b, r->s, m, qos, true, &r->subid, r->subid != 0 ? 1 : 0, false, &e);
+    if (d == NULL) {
         r->error = e;
+        return;
+    }
+    d->next = NULL;
+    if (r->tail != NULL) {
+        r->tail->next = d;
+    } else {
+        r->head = d;
+    }
+    r->tail = d;
+}
+
+/* Keep the retained deliveries made for a subscription until the SUBACK
+   (@p held), or discard them (NULL). */
+static void retained_finish(struct retained_ctx *r, struct delivery **held)
+{
+    if (held != NULL) {
+        while (*held != NULL) {
+            held = &(*held)->next;
+        }
+        *held = r->head;
+    } else {
+        conn_discard_held(r->b, r->head);
+    }
+    r->head = r->tail = NULL;
+}
+
+/* Free a chain of deliveries never queued (linked by next). */
+void conn_discard_held(mqttproto_broker *b, struct delivery *d)
+{
+    while (d != NULL) {
+        struct delivery *next = d->next;
+        delivery_discard(b, d);
+        d = next;
     }
 }
 
-/* One subscription of a SUBSCRIBE: stored, or the failure code. */
-static uint8_t subscribe_one(mqttproto_broker_client *c, const mqttproto_subscription *sub,
-                             uint8_t requested, uint32_t subid)
+/* One subscription of a SUBSCRIBE: stored (the granted QoS), the failure
+   code, or MQTTPROTO_ERR_NO_MEMORY with nothing changed. */
+static int subscribe_one(mqttproto_broker_client *c, const mqttproto_subscription *sub,
+                         uint8_t requested, uint32_t subid, struct delivery **held)
 {
     mqttproto_broker *b = c->broker;
     const mqttproto_broker_settings *set = &b->settings;
@@ -467,27 +516,38 @@ static uint8_t subscribe_one(mqttproto_broker_client *c, const mqttproto_subscri
     entry.no_local = sub->no_local;
     entry.retain_as_published = sub->retain_as_published;
     entry.retain_handling = (uint8_t)sub->retain_handling;
+    /* [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] [MQTT-3.8.4-4]; no
+       retained messages for a shared subscription. The session holds the
+       filter exactly when the trie holds it for the session, so a
+       subscription is new when the session did not hold it. The retained
+       deliveries are made first, and queued once the subscription is
+       stored: out of memory, nothing changed. */
+    bool send_retained =
+        !shared && (entry.retain_handling == MQTTPROTO_RETAIN_SEND_ON_SUBSCRIBE ||
+                    (entry.retain_handling == MQTTPROTO_RETAIN_SEND_IF_NEW && !existed));
+    struct retained_ctx r = {b, s, granted, subid, c->now_ms, 0, NULL, NULL};
+    if (send_retained) {
+        int e = retained_match(&b->retained, inner, queue_retained, &r);
+        if (e == MQTTPROTO_ERR_NO_MEMORY || r.error != 0) {
+            retained_finish(&r, NULL);
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
+    }
     if (!existed && strmap_insert(&s->subs, &b->mem, sub->topic_filter.data, sub->topic_filter.len,
                                   0) == NULL) {
-        return MQTTPROTO_RC_UNSPECIFIED_ERROR;
+        retained_finish(&r, NULL);
+        return MQTTPROTO_ERR_NO_MEMORY;
     }
-    bool replaced = false;
     /* [MQTT-3.8.4-3] the same filter replaces the subscription's options */
-    if (subtrie_add(&b->subs, sub->topic_filter, &entry, &replaced) != 0) {
+    int e = subtrie_add(&b->subs, sub->topic_filter, &entry, NULL);
+    if (e != 0) {
         if (!existed) {
             strmap_remove(&s->subs, &b->mem, sub->topic_filter.data, sub->topic_filter.len);
         }
-        return MQTTPROTO_RC_UNSPECIFIED_ERROR;
+        retained_finish(&r, NULL);
+        return e == MQTTPROTO_ERR_NO_MEMORY ? e : MQTTPROTO_RC_UNSPECIFIED_ERROR;
     }
-    /* [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] [MQTT-3.8.4-4]; no
-       retained messages for a shared subscription */
-    bool send_retained =
-        !shared && (entry.retain_handling == MQTTPROTO_RETAIN_SEND_ON_SUBSCRIBE ||
-                    (entry.retain_handling == MQTTPROTO_RETAIN_SEND_IF_NEW && !replaced));
-    if (send_retained) {
-        struct retained_ctx r = {b, s, granted, subid, c->now_ms, 0};
-        (void)retained_match(&b->retained, inner, queue_retained, &r);
-    }
+    retained_finish(&r, held);
     return granted;
 }
 
@@ -522,10 +582,9 @@ int mqttproto_broker_client_acknowledge_subscribe(mqttproto_broker_client *c, ui
         }
     }
     mqttproto_broker *b = c->broker;
-    uint8_t *codes = mem_alloc(&b->mem, count);
+    uint8_t *codes = ps->bytes + ps->len;
     /* SUBACK: fixed header (at most 5), packet id, empty properties, codes. */
-    if (codes == NULL || bytebuf_reserve(&c->out, &b->mem, count + 8) == NULL) {
-        mem_free(&b->mem, codes);
+    if (bytebuf_reserve(&c->out, &b->mem, count + 8) == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
     uint32_t subid =
@@ -534,10 +593,20 @@ int mqttproto_broker_client_acknowledge_subscribe(mqttproto_broker_client *c, ui
             : 0;
     size_t cursor = 0;
     mqttproto_subscription sub;
-    /* [MQTT-3.8.4-5] each filter as if alone, answered together */
+    /* [MQTT-3.8.4-5] each filter as if alone, answered together; after
+       running out of memory, called again, it goes on with the filter that
+       met it (those before are not done twice) */
     for (size_t i = 0; i < count && mqttproto_subscriptions_next(&sp->subscriptions, &cursor, &sub);
          i++) {
-        codes[i] = subscribe_one(c, &sub, reason_codes[i], subid);
+        if (i < ps->done) {
+            continue;
+        }
+        int code = subscribe_one(c, &sub, reason_codes[i], subid, &ps->held);
+        if (code < 0) {
+            ps->done = i;
+            return code;
+        }
+        codes[i] = (uint8_t)code;
     }
     mqttproto_packet ack;
     memset(&ack, 0, sizeof ack);
@@ -547,7 +616,11 @@ int mqttproto_broker_client_acknowledge_subscribe(mqttproto_broker_client *c, ui
     ack.suback.reason_codes = codes;
     ack.suback.reason_code_count = count;
     (void)conn_write_packet(c, &ack);
-    mem_free(&b->mem, codes);
+    for (struct delivery *d = ps->held; d != NULL;) {
+        struct delivery *next = d->next;
+        (void)session_link(b, c->session, d);
+        d = next;
+    }
     *pp = ps->next;
     mem_free(&b->mem, ps);
     broker_mark_writable(b, c);

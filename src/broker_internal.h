@@ -82,6 +82,8 @@ struct route_target {
     uint8_t qos;
     bool retain_as_published;
     uint8_t nsubids;
+    bool shared;           /* the member picked for a shared subscription group */
+    struct delivery *made; /* made before any is queued: routing is all or nothing */
     uint32_t subids[8]; /* more than 8 matching identifiers keep the first 8 */
 };
 
@@ -122,7 +124,7 @@ struct bmsg *broker_msg_new(mqttproto_broker *b, const mqttproto_publish *p, uin
 void broker_msg_release(mqttproto_broker *b, struct bmsg *m);
 struct session *broker_session_find(mqttproto_broker *b, const char *id, size_t len);
 int broker_session_create(mqttproto_broker *b, const char *id, size_t len, struct session **out);
-void broker_session_end(mqttproto_broker *b, struct session *s, uint64_t now_ms);
+int broker_session_end(mqttproto_broker *b, struct session *s, uint64_t now_ms);
 void broker_session_detach(mqttproto_broker *b, struct session *s, struct bmsg *will,
                            uint32_t will_delay, uint64_t now_ms);
 /* Route a message from @p origin (NULL: the application); returns the
@@ -134,6 +136,11 @@ int broker_retain(mqttproto_broker *b, struct bmsg *m, mqttproto_str topic);
 void broker_timer_update(mqttproto_broker *b, struct session *s);
 
 /* ---- broker_deliver.c ---- */
+struct delivery *delivery_new(mqttproto_broker *b, struct session *s, struct bmsg *m, uint8_t qos,
+                              bool retain, const uint32_t *subids, uint8_t nsubids, bool shared,
+                              int *err);
+void delivery_discard(mqttproto_broker *b, struct delivery *d);
+int session_link(mqttproto_broker *b, struct session *s, struct delivery *d);
 int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint8_t qos,
                     bool retain, const uint32_t *subids, uint8_t nsubids, bool shared);
 void session_free_deliveries(mqttproto_broker *b, struct session *s);
@@ -163,6 +170,7 @@ void conn_free_all(mqttproto_broker *b);
 /* Process every complete packet of the input that may be processed now:
    0, a protocol error (the connection is CLOSING) or NO_MEMORY. */
 int conn_process_input(struct mqttproto_broker_client *c);
+void conn_discard_held(mqttproto_broker *b, struct delivery *d);
 
 #define NO_OFFSET UINT32_MAX
 
@@ -193,6 +201,12 @@ struct pending_subscribe {
     struct pending_subscribe *next;
     uint16_t packet_id;
     size_t len;
+    /* acknowledge_subscribe() ran out of memory after this many filters:
+       it goes on from there, their codes after the packet in bytes */
+    size_t done;
+    /* The retained deliveries of the filters done, queued with the SUBACK
+       (linked by next) */
+    struct delivery *held;
     uint8_t bytes[];
 };
 
@@ -237,6 +251,7 @@ struct mqttproto_broker_client {
     uint32_t session_expiry;         /* granted */
     uint32_t connect_session_expiry; /* as the CONNECT asked */
     bool reauthenticating;
+    bool no_problem_info; /* Request Problem Information 0 in the CONNECT */
     uint16_t peer_receive_maximum;
     uint32_t peer_maximum_packet_size;
 

@@ -357,8 +357,10 @@ MQTTPROTO_API uint64_t mqttproto_broker_client_get_expiry(const mqttproto_broker
 /**
  * @brief Run the client's timers due at @p now_ms.
  * @return 0; ::MQTTPROTO_ERR_KEEP_ALIVE_TIMEOUT (DISCONNECT 0x8D queued,
- *         CLOSING, will published); ::MQTTPROTO_ERR_BAD_STATE when the
- *         CONNECT did not come in time (CLOSING, nothing queued).
+ *         CLOSING; the will is published when the connection is then
+ *         closed with mqttproto_broker_client_destroy());
+ *         ::MQTTPROTO_ERR_BAD_STATE when the CONNECT did not come in time
+ *         (CLOSING, nothing queued).
  */
 MQTTPROTO_API int mqttproto_broker_client_handle_expiry(mqttproto_broker_client *client,
                                                         uint64_t now_ms);
@@ -398,9 +400,12 @@ MQTTPROTO_API int mqttproto_broker_client_auth(mqttproto_broker_client *client, 
  * (the granted QoS 0x00-0x02, or a failure such as 0x87 Not authorized).
  * A granted QoS above the requested one or the broker's Maximum QoS is
  * lowered. The broker then refuses what it cannot hold (0x97 over the
- * subscription limit, 0xA2/0x9E/0xA1 for features announced as
- * unavailable), stores the rest and queues the matching retained messages
- * per each subscription's Retain Handling.
+ * subscription limit, 0xA2/0x9E for wildcard/shared subscriptions announced
+ * as unavailable), stores the rest and queues the matching retained
+ * messages per each subscription's Retain Handling. (A SUBSCRIBE with a
+ * Subscription Identifier when they are announced as unavailable never
+ * reaches the application: it ends the connection with DISCONNECT 0xA1,
+ * MQTT 5.0 section 3.2.2.3.12.)
  * @return 0; ::MQTTPROTO_ERR_UNKNOWN_PACKET_ID (no SUBSCRIBE waits with
  *         that identifier); ::MQTTPROTO_ERR_INVALID_ARGUMENT (wrong count, a
  *         code SUBACK cannot carry); ::MQTTPROTO_ERR_NO_MEMORY.
