@@ -120,8 +120,6 @@ void mqttproto_client_destroy(mqttproto_client *c)
         return;
     }
     const mqttproto_mem *m = &c->mem;
-    /* Requests first: their walk of the identifier table reads the kind of
-       every entry, outbound messages included. */
     client_requests_free(c);
     client_out_free(c);
     client_in_reset_aliases(c);
@@ -382,17 +380,36 @@ mqttproto_client_server_info mqttproto_client_server(const mqttproto_client *c)
     return c->server;
 }
 
+static void disconnect_packet(mqttproto_packet *d, int err)
+{
+    memset(d, 0, sizeof *d);
+    d->type = MQTTPROTO_PACKET_DISCONNECT;
+    d->disconnect.reason_code = mqttproto_err_reason_code(err);
+    mqttproto_properties_init(&d->disconnect.properties);
+}
+
+/* Room for the DISCONNECT that client_fail() queues for @p err. */
+static int reserve_disconnect(mqttproto_client *c, int err)
+{
+    mqttproto_packet d;
+    disconnect_packet(&d, err);
+    ptrdiff_t size = mqttproto_encoded_size(&d, &c->out_opts);
+    if (size < 0) {
+        return 0; /* the server takes none that small: none is sent */
+    }
+    return bytebuf_reserve(&c->out, &c->mem, (size_t)size) != NULL ? 0 : MQTTPROTO_ERR_NO_MEMORY;
+}
+
 int client_fail(mqttproto_client *c, int err)
 {
     if (c->state == MQTTPROTO_CLIENT_CONNECTED) {
         /* Before CONNACK nothing but CONNECT and AUTH has been accepted, so
            the connection is simply closed. */
         mqttproto_packet d;
-        memset(&d, 0, sizeof d);
-        d.type = MQTTPROTO_PACKET_DISCONNECT;
-        d.disconnect.reason_code = mqttproto_err_reason_code(err);
-        mqttproto_properties_init(&d.disconnect.properties);
-        (void)client_write_packet(c, &d);
+        disconnect_packet(&d, err);
+        if (client_write_packet(c, &d) == MQTTPROTO_ERR_NO_MEMORY) {
+            return MQTTPROTO_ERR_NO_MEMORY; /* nothing changed */
+        }
     }
     c->state = MQTTPROTO_CLIENT_FAILED;
     c->error = err;
@@ -488,6 +505,37 @@ static int build_connect(mqttproto_client *c, const mqttproto_connect_options *o
     return e;
 }
 
+/*
+ * Forget what belongs to the connection that ended, so that nothing of it
+ * counts on the next one: by connection_lost(), and by connect() when the
+ * connection ended without it (a DISCONNECT either way, a refused CONNACK).
+ * Doing it twice changes nothing. Only the REQUEST_FAILED events need
+ * memory: NO_MEMORY when some could not be queued, everything else is done
+ * all the same.
+ */
+static int end_connection(mqttproto_client *c)
+{
+    /* Input of the old connection means nothing on the next one, but events
+       already queued still point into it. */
+    if (c->ev_count == 0) {
+        bytebuf_clear(&c->in);
+        c->parsed = 0;
+    } else {
+        c->in.len = c->in.head + c->parsed;
+    }
+    client_out_connection_lost(c);
+    int e = client_requests_connection_lost(c);
+    client_in_reset_aliases(c); /* [MQTT-3.3.2-7] */
+    strmap_clear(&c->out_aliases, &c->mem);
+    c->ping_pending = false;
+    c->reauthenticating = false;
+    if (c->session_expiry == 0) {
+        /* [MQTT-3.1.2-23] the server forgets the session with the connection. */
+        c->has_session = false;
+    }
+    return e;
+}
+
 int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_options *o,
                              uint64_t now_ms)
 {
@@ -504,11 +552,25 @@ int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_option
     if (e != 0) {
         return e;
     }
-    /* Encode without a limit: the server's is not known yet. */
-    mqttproto_codec_options_default(&c->out_opts);
-    e = client_write_packet(c, &pkt); /* [MQTT-3.1.0-1] the first packet */
-    if (e != 0) {
-        return e;
+    /* A field the CONNECT cannot carry is refused before anything else. */
+    ptrdiff_t size = mqttproto_encoded_size(&pkt, NULL);
+    if (size < 0) {
+        return (int)size;
+    }
+    /* [MQTT-3.1.3-2] session state belongs to one Client Identifier. */
+    bool same_id = c->client_id_len == o->client_id.len && o->client_id.len > 0 &&
+                   memcmp(c->client_id, o->client_id.data, o->client_id.len) == 0;
+    /* [MQTT-3.1.2-4] a new session: what the old one held is gone. */
+    bool new_session = o->clean_start || !same_id;
+    /* Everything that can fail comes first: NO_MEMORY changes nothing. The
+       events: requests of a connection that ended without connection_lost(),
+       and the messages of a session that is gone. */
+    size_t events = client_requests_pending(c);
+    if (new_session) {
+        events += client_out_session_events(c);
+    }
+    if (client_reserve_events(c, events) != 0) {
+        return MQTTPROTO_ERR_NO_MEMORY;
     }
     char *id = NULL, *method = NULL;
     size_t id_len = 0, method_len = 0;
@@ -516,24 +578,21 @@ int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_option
         !copy_str(c, &method, &method_len, o->authentication_method.data,
                   o->authentication_method.len)) {
         mem_free(&c->mem, id);
-        bytebuf_clear(&c->out);
         return MQTTPROTO_ERR_NO_MEMORY;
     }
-    /* [MQTT-3.1.3-2] session state belongs to one Client Identifier. */
-    bool same_id = c->client_id_len == o->client_id.len && o->client_id.len > 0 &&
-                   memcmp(c->client_id, o->client_id.data, o->client_id.len) == 0;
-    if (!same_id) {
-        c->has_session = false;
+    /* Encode without a limit: the server's is not known yet. */
+    mqttproto_codec_options old_opts = c->out_opts;
+    mqttproto_codec_options_default(&c->out_opts);
+    e = client_write_packet(c, &pkt); /* [MQTT-3.1.0-1] the first packet */
+    if (e != 0) {
+        c->out_opts = old_opts;
+        mem_free(&c->mem, id);
+        mem_free(&c->mem, method);
+        return e;
     }
-    if (o->clean_start || !same_id) {
-        /* [MQTT-3.1.2-4] a new session: what the old one held is gone. */
-        e = client_out_discard_session(c);
-        if (e != 0) {
-            mem_free(&c->mem, id);
-            mem_free(&c->mem, method);
-            bytebuf_clear(&c->out);
-            return e;
-        }
+    (void)end_connection(c); /* room reserved above */
+    if (new_session) {
+        client_out_discard_session(c); /* room reserved above */
         strmap_clear(&c->subs, &c->mem);
         c->has_session = false;
     }
@@ -631,40 +690,46 @@ static int handle_connack(mqttproto_client *c, const mqttproto_packet *pkt, size
     }
     /* The errors below come with a CONNACK that accepted the connection, so
        the connection is established and a DISCONNECT may say why it ends. */
+    int err = 0;
     if (ca->session_present && (c->clean_start || !c->has_session)) {
         /* [MQTT-3.2.2-4] a session we do not have cannot be present. */
-        c->state = MQTTPROTO_CLIENT_CONNECTED;
-        return MQTTPROTO_ERR_SESSION_PRESENT_INVALID;
+        err = MQTTPROTO_ERR_SESSION_PRESENT_INVALID;
+    } else if (c->auth_method_len > 0 && !method_matches(c, &ca->properties)) {
+        err = MQTTPROTO_ERR_AUTH_METHOD_MISMATCH; /* [MQTT-4.12.0-5] */
     }
-    if (c->auth_method_len > 0 && !method_matches(c, &ca->properties)) {
+    if (err != 0) {
+        /* With room for the DISCONNECT, client_fail() cannot fail. */
+        if (reserve_disconnect(c, err) != 0) {
+            return MQTTPROTO_ERR_NO_MEMORY;
+        }
         c->state = MQTTPROTO_CLIENT_CONNECTED;
-        return MQTTPROTO_ERR_AUTH_METHOD_MISMATCH; /* [MQTT-4.12.0-5] */
+        return err;
     }
     const mqttproto_properties *p = &ca->properties;
+    /* What can fail comes first: on NO_MEMORY nothing changed and the CONNACK
+       is processed again on the retry. The CONNECTED event, and when the
+       session is gone a PUBLISH_FAILED for each message it held, need room. */
+    size_t events = 1u + (ca->session_present ? 0u : client_out_session_events(c));
+    if (client_reserve_events(c, events) != 0) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
     if (mqttproto_properties_has(p, MQTTPROTO_PROP_ASSIGNED_CLIENT_IDENTIFIER) &&
         !copy_str(c, &c->client_id, &c->client_id_len, p->assigned_client_identifier.data,
                   p->assigned_client_identifier.len)) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
-    if (client_reserve_events(c, 1) != 0) {
-        return MQTTPROTO_ERR_NO_MEMORY;
-    }
     adopt_server_limits(c, p);
     c->state = MQTTPROTO_CLIENT_CONNECTED;
-    int e;
     if (ca->session_present) {
-        e = client_out_resume(c); /* [MQTT-4.4.0-1] */
+        client_out_resume(c); /* [MQTT-4.4.0-1] */
     } else {
         /* [MQTT-3.2.2-5] the server has no session: neither do we. */
-        e = client_out_discard_session(c);
+        client_out_discard_session(c);
         strmap_clear(&c->subs, &c->mem);
     }
     ev.type = MQTTPROTO_CLIENT_EVENT_CONNECTED;
     ev.session_present = ca->session_present;
     (void)client_push_event(c, &ev); /* room reserved above */
-    if (e != 0) {
-        return e;
-    }
     /* [MQTT-3.1.2-23] state is kept only when the session outlives the
        connection. */
     c->has_session = c->session_expiry != 0;
@@ -688,8 +753,6 @@ static int handle_auth(mqttproto_client *c, const mqttproto_packet *pkt, size_t 
         }
     } else if (!c->reauthenticating || rc == MQTTPROTO_RC_REAUTHENTICATE) {
         return MQTTPROTO_ERR_UNEXPECTED_PACKET;
-    } else if (rc == MQTTPROTO_RC_SUCCESS) {
-        c->reauthenticating = false;
     }
     struct ev_rec ev = {0};
     ev.type = MQTTPROTO_CLIENT_EVENT_AUTH;
@@ -697,7 +760,15 @@ static int handle_auth(mqttproto_client *c, const mqttproto_packet *pkt, size_t 
     ev.pkt_off = off;
     ev.pkt_len = len;
     ev.topic_off = SIZE_MAX;
-    return client_push_event(c, &ev);
+    int e = client_push_event(c, &ev);
+    if (e != 0) {
+        /* Nothing changed: the AUTH is processed again on the retry. */
+        return e;
+    }
+    if (rc == MQTTPROTO_RC_SUCCESS) {
+        c->reauthenticating = false; /* the re-authentication succeeded */
+    }
+    return 0;
 }
 
 int mqttproto_client_auth(mqttproto_client *c, uint8_t reason_code, mqttproto_bin data,
@@ -858,6 +929,21 @@ static size_t input_limit(const mqttproto_client *c)
     return (size_t)c->settings.maximum_packet_size + 65536u;
 }
 
+/*
+ * The packet at c->parsed could not be processed for want of memory, and
+ * nothing of it took effect. The bytes this call added from that packet on
+ * (those from @p start, where this call's bytes begin) are given back, so
+ * that the caller feeds them again: returns how many of this call's bytes
+ * stay taken (every packet in them processed), or NO_MEMORY when none do
+ * and the call changed nothing.
+ */
+static ptrdiff_t give_back(mqttproto_client *c, size_t start)
+{
+    size_t keep = c->parsed > start ? c->parsed : start;
+    c->in.len = c->in.head + keep;
+    return keep > start ? (ptrdiff_t)(keep - start) : MQTTPROTO_ERR_NO_MEMORY;
+}
+
 ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *c, const uint8_t *data, size_t len,
                                       uint64_t now_ms)
 {
@@ -883,6 +969,8 @@ ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *c, const uint8_t *data, 
     if (take > 0 && bytebuf_append(&c->in, &c->mem, data, take) != 0) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
+    /* Offsets count from in.head, which stays put until the next call. */
+    size_t start = held;
     while (c->state == MQTTPROTO_CLIENT_CONNECTING || c->state == MQTTPROTO_CLIENT_CONNECTED) {
         size_t avail = bytebuf_size(&c->in) - c->parsed;
         if (avail == 0) {
@@ -897,11 +985,14 @@ ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *c, const uint8_t *data, 
             ack.puback.packet_id = (uint16_t)(p[2] << 8 | p[3]);
             ack.puback.reason_code = MQTTPROTO_RC_SUCCESS;
             int e = dispatch(c, &ack, c->parsed, 0);
+            if (e != 0 && e != MQTTPROTO_ERR_NO_MEMORY) {
+                e = client_fail(c, e);
+            }
             if (e == MQTTPROTO_ERR_NO_MEMORY) {
-                return e;
+                return give_back(c, start);
             }
             if (e != 0) {
-                return client_fail(c, e);
+                return e;
             }
             c->parsed += 4;
             continue;
@@ -913,13 +1004,16 @@ ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *c, const uint8_t *data, 
         mqttproto_packet pkt;
         ptrdiff_t n = size < 0 ? size : mqttproto_decode(p, (size_t)size, &c->in_opts, &pkt);
         int e = n < 0 ? (int)n : dispatch(c, &pkt, c->parsed, (size_t)n);
+        if (e != 0 && e != MQTTPROTO_ERR_NO_MEMORY) {
+            e = client_fail(c, e); /* NO_MEMORY: the DISCONNECT did not fit */
+        }
         if (e == MQTTPROTO_ERR_NO_MEMORY) {
-            /* Nothing of the packet took effect: it is processed again on
-               the next call. */
-            return e;
+            /* Nothing of the packet took effect: its bytes go back to the
+               caller, who feeds them again. */
+            return give_back(c, start);
         }
         if (e != 0) {
-            return client_fail(c, e);
+            return e;
         }
         c->parsed += (size_t)n;
     }
@@ -989,25 +1083,8 @@ int mqttproto_client_connection_lost(mqttproto_client *c)
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
     bytebuf_clear(&c->out);
-    /* Input of the old connection means nothing on the next one, but events
-       already queued still point into it. */
-    if (c->ev_count == 0) {
-        bytebuf_clear(&c->in);
-        c->parsed = 0;
-    } else {
-        c->in.len = c->in.head + c->parsed;
-    }
-    client_out_connection_lost(c);
-    client_requests_connection_lost(c);
-    client_in_reset_aliases(c); /* [MQTT-3.3.2-7] */
-    strmap_clear(&c->out_aliases, &c->mem);
-    c->ping_pending = false;
-    c->reauthenticating = false;
-    if (c->session_expiry == 0) {
-        /* [MQTT-3.1.2-23] the server forgets the session with the connection. */
-        c->has_session = false;
-    }
+    int e = end_connection(c);
     c->state = MQTTPROTO_CLIENT_DISCONNECTED;
     c->error = 0;
-    return 0;
+    return e;
 }

@@ -43,8 +43,9 @@ struct out_msg {
 struct request {
     uint8_t kind; /* FLOW_SUBSCRIBE or FLOW_UNSUBSCRIBE */
     uint16_t packet_id;
-    size_t count; /* filters sent */
-    size_t *lens; /* their lengths, then the filters back to back in text */
+    struct request *prev, *next; /* in the order sent */
+    size_t count;                /* filters sent */
+    size_t *lens;                /* their lengths, then the filters back to back in text */
     char *text;
 };
 
@@ -114,6 +115,8 @@ struct mqttproto_client {
     /* Our packet identifiers: struct out_msg or struct request. */
     struct idmap ids;
     uint16_t next_id;
+    /* SUBSCRIBE and UNSUBSCRIBE waiting for their answer, in the order sent. */
+    struct request *req_head, *req_tail;
 
     /* Outbound messages in publish order; [head, cursor) are on the wire on
        this connection. */
@@ -149,7 +152,9 @@ struct mqttproto_client {
 
 /* ---- shared by the client's files ---- */
 
-/* Enter FAILED with @p err, queueing a DISCONNECT when one may be sent. */
+/* Enter FAILED with @p err, queueing a DISCONNECT when one may be sent;
+   returns @p err, or NO_MEMORY (and changes nothing) when the DISCONNECT
+   does not fit. */
 int client_fail(mqttproto_client *c, int err);
 
 /* Encode a control packet into the outbound buffer (made to fit the
@@ -175,14 +180,23 @@ int client_handle_pubcomp(mqttproto_client *c, const mqttproto_packet *pkt, size
 int client_handle_publish(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len);
 int client_handle_pubrel(mqttproto_client *c, const mqttproto_packet *pkt);
 void client_out_connection_lost(mqttproto_client *c);
-int client_out_resume(mqttproto_client *c);
-int client_out_discard_session(mqttproto_client *c);
+void client_out_resume(mqttproto_client *c);
+/* The session is gone: every message sent and not completed ends with
+   PUBLISH_FAILED (SESSION_LOST), inbound QoS 2 state is dropped. Needs room
+   for client_out_session_events() events, reserved beforehand, so that it
+   cannot fail. */
+size_t client_out_session_events(const mqttproto_client *c);
+void client_out_discard_session(mqttproto_client *c);
 void client_out_free(mqttproto_client *c);
 void client_in_reset_aliases(mqttproto_client *c);
 
 /* subscribe side (client_subscribe.c) */
 int client_handle_suback(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len);
-void client_requests_connection_lost(mqttproto_client *c);
+/* SUBSCRIBE/UNSUBSCRIBE waiting for an answer. */
+size_t client_requests_pending(const mqttproto_client *c);
+/* Ends every SUBSCRIBE/UNSUBSCRIBE waiting for an answer with a
+   REQUEST_FAILED event; NO_MEMORY when some events could not be queued. */
+int client_requests_connection_lost(mqttproto_client *c);
 void client_requests_free(mqttproto_client *c);
 
 #endif /* MQTTPROTO_CLIENT_INTERNAL_H */

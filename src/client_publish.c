@@ -364,7 +364,11 @@ void client_out_pump(mqttproto_client *c)
             continue;
         }
         if (m->qos > c->server.maximum_qos) {
+            /* Sent at the server's Maximum QoS [MQTT-3.2.2-11]: so is every
+               retransmission, which copies the blob when it needs no alias.
+               The packet identifier stays, so does the size. */
             m->qos = c->server.maximum_qos;
+            m->blob[0] = (uint8_t)((m->blob[0] & ~0x06u) | (unsigned)m->qos << 1);
         }
         /* [MQTT-4.3.2-3] [MQTT-4.3.3-3] held until acknowledged */
         m->ever_sent = true;
@@ -481,10 +485,9 @@ void client_out_connection_lost(mqttproto_client *c)
 /* [MQTT-4.4.0-1] [MQTT-4.6.0-1] a resumed session re-sends every unfinished
    PUBLISH and PUBREL with its identifier, in the original order: the list is
    in publish order and the pump walks it from the start. */
-int client_out_resume(mqttproto_client *c)
+void client_out_resume(mqttproto_client *c)
 {
     unwire_all(c);
-    return 0;
 }
 
 static void free_inbound(mqttproto_client *c)
@@ -501,20 +504,23 @@ static void free_inbound(mqttproto_client *c)
     c->in_order_head = c->in_order_tail = NULL;
 }
 
-int client_out_discard_session(mqttproto_client *c)
+size_t client_out_session_events(const mqttproto_client *c)
 {
     size_t lost = 0;
-    for (struct out_msg *m = c->out_head; m != NULL; m = m->next) {
+    for (const struct out_msg *m = c->out_head; m != NULL; m = m->next) {
         lost += m->ever_sent ? 1u : 0u;
     }
-    if (client_reserve_events(c, lost) != 0) {
-        return MQTTPROTO_ERR_NO_MEMORY;
-    }
+    return lost;
+}
+
+void client_out_discard_session(mqttproto_client *c)
+{
     /* Messages never sent are not session state: they stay queued. */
     struct out_msg *m = c->out_head;
     while (m != NULL) {
         struct out_msg *next = m->next;
         if (m->ever_sent) {
+            /* Room reserved by the caller. */
             (void)push_publish_event(c, MQTTPROTO_CLIENT_EVENT_PUBLISH_FAILED, m->packet_id, 0,
                                      MQTTPROTO_ERR_SESSION_LOST, 0, 0);
             msg_end(c, m);
@@ -523,7 +529,6 @@ int client_out_discard_session(mqttproto_client *c)
     }
     unwire_all(c);
     free_inbound(c);
-    return 0;
 }
 
 void client_out_free(mqttproto_client *c)
@@ -556,10 +561,16 @@ void client_in_reset_aliases(mqttproto_client *c)
     }
 }
 
-/* Resolve or record the Topic Alias of @p p; *topic is the full topic. */
-static int resolve_alias(mqttproto_client *c, const mqttproto_publish *p, mqttproto_str *topic)
+/*
+ * Resolve the Topic Alias of @p p: *topic is the full topic. When the PUBLISH
+ * sets an alias, *copy receives a copy of its topic, recorded by
+ * record_alias() once nothing else can fail (else freed).
+ */
+static int resolve_alias(mqttproto_client *c, const mqttproto_publish *p, mqttproto_str *topic,
+                         char **copy)
 {
     *topic = p->topic;
+    *copy = NULL;
     if (!mqttproto_properties_has(&p->properties, MQTTPROTO_PROP_TOPIC_ALIAS)) {
         return 0;
     }
@@ -590,15 +601,44 @@ static int resolve_alias(mqttproto_client *c, const mqttproto_publish *p, mqttpr
         topic->len = c->in_alias_lens[i];
         return 0;
     }
-    char *copy = mem_alloc(&c->mem, p->topic.len);
-    if (copy == NULL) {
+    *copy = mem_alloc(&c->mem, p->topic.len);
+    if (*copy == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
-    memcpy(copy, p->topic.data, p->topic.len);
+    memcpy(*copy, p->topic.data, p->topic.len);
+    return 0;
+}
+
+/* The alias of @p p now stands for its topic (in @p copy), replacing what
+   it stood for (section 3.3.2.3.4). */
+static void record_alias(mqttproto_client *c, const mqttproto_publish *p, char *copy)
+{
+    size_t i = (size_t)p->properties.topic_alias - 1u;
     mem_free(&c->mem, c->in_aliases[i]);
     c->in_aliases[i] = copy;
     c->in_alias_lens[i] = p->topic.len;
-    return 0;
+}
+
+static void ack_packet(mqttproto_packet *pkt, mqttproto_packet_type type, uint16_t id, uint8_t rc)
+{
+    memset(pkt, 0, sizeof *pkt);
+    pkt->type = type;
+    pkt->puback.packet_id = id; /* [MQTT-2.2.1-5] */
+    pkt->puback.reason_code = rc;
+    mqttproto_properties_init(&pkt->puback.properties);
+}
+
+/* The encoded size of an acknowledgement written by write_ack(), or a
+   negative error when it cannot be sent. */
+static ptrdiff_t ack_size(const mqttproto_client *c, mqttproto_packet_type type, uint16_t id,
+                          uint8_t rc)
+{
+    if (rc == MQTTPROTO_RC_SUCCESS) {
+        return 4;
+    }
+    mqttproto_packet pkt;
+    ack_packet(&pkt, type, id, rc);
+    return mqttproto_encoded_size(&pkt, &c->out_opts);
 }
 
 static int write_ack(mqttproto_client *c, mqttproto_packet_type type, uint16_t id, uint8_t rc)
@@ -619,26 +659,38 @@ static int write_ack(mqttproto_client *c, mqttproto_packet_type type, uint16_t i
         return 0;
     }
     mqttproto_packet pkt;
-    memset(&pkt, 0, sizeof pkt);
-    pkt.type = type;
-    pkt.puback.packet_id = id; /* [MQTT-2.2.1-5] */
-    pkt.puback.reason_code = rc;
-    mqttproto_properties_init(&pkt.puback.properties);
+    ack_packet(&pkt, type, id, rc);
     return client_write_packet(c, &pkt);
 }
 
+static mqttproto_packet_type ack_type(const struct in_msg *x)
+{
+    return x->qos == 1 ? MQTTPROTO_PACKET_PUBACK : MQTTPROTO_PACKET_PUBREC;
+}
+
 /* Send the acknowledgements that are due, oldest first [MQTT-4.6.0-2]
-   [MQTT-4.6.0-3]. */
+   [MQTT-4.6.0-3]: all of them, or on an error none. */
 static int flush_acks(mqttproto_client *c)
 {
+    size_t need = 0;
+    for (const struct in_msg *x = c->in_order_head; x != NULL && x->stage == IN_ACK_READY;
+         x = x->next_order) {
+        ptrdiff_t size = ack_size(c, ack_type(x), x->packet_id, x->reason_code);
+        if (size < 0) {
+            return (int)size;
+        }
+        need += (size_t)size;
+    }
+    if (need == 0) {
+        return 0;
+    }
+    /* With room for all of them, no write below can fail. */
+    if (bytebuf_reserve(&c->out, &c->mem, need) == NULL) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
     while (c->in_order_head != NULL && c->in_order_head->stage == IN_ACK_READY) {
         struct in_msg *x = c->in_order_head;
-        mqttproto_packet_type type =
-            x->qos == 1 ? MQTTPROTO_PACKET_PUBACK : MQTTPROTO_PACKET_PUBREC;
-        int e = write_ack(c, type, x->packet_id, x->reason_code);
-        if (e != 0) {
-            return e;
-        }
+        (void)write_ack(c, ack_type(x), x->packet_id, x->reason_code);
         c->in_order_head = x->next_order;
         if (c->in_order_head == NULL) {
             c->in_order_tail = NULL;
@@ -668,13 +720,9 @@ int client_handle_publish(mqttproto_client *c, const mqttproto_packet *pkt, size
         }
         return 0;
     }
-    /* Room for the acknowledgement first, so that once the event is queued
-       nothing can fail. */
-    if (bytebuf_reserve(&c->out, &c->mem, 16) == NULL) {
-        return MQTTPROTO_ERR_NO_MEMORY;
-    }
     mqttproto_str topic;
-    int e = resolve_alias(c, p, &topic);
+    char *alias_copy;
+    int e = resolve_alias(c, p, &topic, &alias_copy);
     if (e != 0) {
         return e;
     }
@@ -682,9 +730,13 @@ int client_handle_publish(mqttproto_client *c, const mqttproto_packet *pkt, size
     if (p->qos > 0 && known == NULL && c->inbound.count >= c->our_receive_maximum) {
         /* Counts the messages still unacknowledged, and QoS 2 awaiting
            PUBREL. */
+        mem_free(&c->mem, alias_copy);
         return MQTTPROTO_ERR_RECEIVE_MAXIMUM_EXCEEDED;
     }
-    if (client_reserve_events(c, 1) != 0) {
+    /* Everything that can fail comes first, so that on NO_MEMORY nothing of
+       the packet took effect: room for the acknowledgement and the event. */
+    if (bytebuf_reserve(&c->out, &c->mem, 16) == NULL || client_reserve_events(c, 1) != 0) {
+        mem_free(&c->mem, alias_copy);
         return MQTTPROTO_ERR_NO_MEMORY;
     }
     struct ev_rec ev = {0};
@@ -693,20 +745,31 @@ int client_handle_publish(mqttproto_client *c, const mqttproto_packet *pkt, size
     ev.pkt_off = off;
     ev.pkt_len = len;
     ev.topic_off = SIZE_MAX;
+    size_t arena_mark = c->arena.len;
     if (p->topic.len == 0) {
         /* The alias may be remapped before the event is read: keep a copy. */
         ev.topic_off = c->arena.len;
         ev.topic_len = topic.len;
         if (bytebuf_append(&c->arena, &c->mem, topic.data, topic.len) != 0) {
+            mem_free(&c->mem, alias_copy);
             return MQTTPROTO_ERR_NO_MEMORY;
         }
     }
+    struct in_msg *x = NULL;
     if (tracked && known == NULL) {
-        struct in_msg *x = mem_alloc(&c->mem, sizeof *x);
+        x = mem_alloc(&c->mem, sizeof *x);
         if (x == NULL || idmap_put(&c->inbound, &c->mem, id, x) != 0) {
             mem_free(&c->mem, x);
+            mem_free(&c->mem, alias_copy);
+            c->arena.len = arena_mark; /* no event refers to the copy */
             return MQTTPROTO_ERR_NO_MEMORY;
         }
+    }
+    /* Nothing below can fail. */
+    if (alias_copy != NULL) {
+        record_alias(c, p, alias_copy);
+    }
+    if (x != NULL) {
         x->packet_id = id;
         x->qos = (uint8_t)p->qos;
         x->stage = c->settings.manual_ack ? IN_AWAIT_APP : IN_ACK_READY;
@@ -720,7 +783,8 @@ int client_handle_publish(mqttproto_client *c, const mqttproto_packet *pkt, size
         c->in_order_tail = x;
     }
     (void)client_push_event(c, &ev); /* room reserved above */
-    /* [MQTT-4.5.0-2] [MQTT-3.3.4-1] every QoS 1/2 PUBLISH is acknowledged */
+    /* [MQTT-4.5.0-2] [MQTT-3.3.4-1] every QoS 1/2 PUBLISH is acknowledged;
+       the room reserved above holds it. */
     if (p->qos == 1 && !c->settings.manual_ack) {
         return write_ack(c, MQTTPROTO_PACKET_PUBACK, id, MQTTPROTO_RC_SUCCESS); /* [MQTT-4.3.2-4] */
     }
@@ -770,8 +834,10 @@ int mqttproto_client_acknowledge(mqttproto_client *c, uint16_t packet_id, uint8_
     x->reason_code = reason_code;
     int e = flush_acks(c);
     if (e != 0) {
-        /* Nothing went out; the application may try again. */
+        /* flush_acks() wrote nothing and freed nothing: the application may
+           try again. */
         x->stage = IN_AWAIT_APP;
+        x->reason_code = MQTTPROTO_RC_SUCCESS;
     }
     return e;
 }

@@ -7,6 +7,32 @@
 
 #include <string.h>
 
+static void request_link(mqttproto_client *c, struct request *r)
+{
+    r->prev = c->req_tail;
+    r->next = NULL;
+    if (c->req_tail != NULL) {
+        c->req_tail->next = r;
+    } else {
+        c->req_head = r;
+    }
+    c->req_tail = r;
+}
+
+static void request_unlink(mqttproto_client *c, struct request *r)
+{
+    if (r->prev != NULL) {
+        r->prev->next = r->next;
+    } else {
+        c->req_head = r->next;
+    }
+    if (r->next != NULL) {
+        r->next->prev = r->prev;
+    } else {
+        c->req_tail = r->prev;
+    }
+}
+
 static void request_free(mqttproto_client *c, struct request *r)
 {
     mem_free(&c->mem, r->lens);
@@ -28,6 +54,7 @@ static struct request *request_new(mqttproto_client *c, uint8_t kind, const mqtt
     }
     r->kind = kind;
     r->packet_id = 0;
+    r->prev = r->next = NULL;
     r->count = count;
     r->lens = mem_alloc(&c->mem, count * sizeof *r->lens);
     r->text = mem_alloc(&c->mem, total);
@@ -68,6 +95,7 @@ static int32_t send_request(mqttproto_client *c, mqttproto_packet *pkt, struct r
         return e;
     }
     client_take_packet_id(c, id);
+    request_link(c, r);
     return id;
 }
 
@@ -253,58 +281,60 @@ int client_handle_suback(mqttproto_client *c, const mqttproto_packet *pkt, size_
         }
     }
     idmap_remove(&c->ids, a->packet_id);
+    request_unlink(c, r);
     request_free(c, r);
     return 0;
 }
 
-/* Every request waiting for an answer: in the identifier table. */
-static void end_requests(mqttproto_client *c, bool report)
+/* End every request waiting for an answer. With @p report, each ends with a
+   REQUEST_FAILED event, in the order the requests were sent; returns
+   NO_MEMORY when some of those could not be queued (the requests end all
+   the same). */
+static int end_requests(mqttproto_client *c, bool report)
 {
-    if (c->ids.keys == NULL) {
-        return;
-    }
-    bool again = true;
-    while (again) {
-        again = false;
-        for (uint32_t i = 0; i <= c->ids.mask; i++) {
-            if (c->ids.keys[i] == 0) {
-                continue;
+    int result = 0;
+    while (c->req_head != NULL) {
+        struct request *r = c->req_head;
+        if (report) {
+            struct ev_rec ev = {0};
+            ev.type = MQTTPROTO_CLIENT_EVENT_REQUEST_FAILED;
+            ev.packet_id = r->packet_id;
+            ev.error = MQTTPROTO_ERR_CONNECTION_LOST;
+            ev.topic_off = SIZE_MAX;
+            if (client_push_event(c, &ev) != 0) {
+                result = MQTTPROTO_ERR_NO_MEMORY;
             }
-            struct request *r = c->ids.vals[i];
-            if (r->kind == FLOW_PUBLISH) {
-                continue;
-            }
-            if (report) {
-                struct ev_rec ev = {0};
-                ev.type = MQTTPROTO_CLIENT_EVENT_REQUEST_FAILED;
-                ev.packet_id = r->packet_id;
-                ev.error = MQTTPROTO_ERR_CONNECTION_LOST;
-                ev.topic_off = SIZE_MAX;
-                (void)client_push_event(c, &ev);
-                if (r->kind == FLOW_SUBSCRIBE) {
-                    /* Never confirmed: not subscribed. */
-                    const char *text = r->text;
-                    for (size_t k = 0; k < r->count; k++) {
-                        strmap_remove(&c->subs, &c->mem, text, r->lens[k]);
-                        text += r->lens[k];
-                    }
+            if (r->kind == FLOW_SUBSCRIBE) {
+                /* Never confirmed: not subscribed. */
+                const char *text = r->text;
+                for (size_t k = 0; k < r->count; k++) {
+                    strmap_remove(&c->subs, &c->mem, text, r->lens[k]);
+                    text += r->lens[k];
                 }
             }
-            idmap_remove(&c->ids, r->packet_id);
-            request_free(c, r);
-            /* Removal shifts entries back: scan again. */
-            again = true;
-            break;
         }
+        idmap_remove(&c->ids, r->packet_id);
+        request_unlink(c, r);
+        request_free(c, r);
     }
+    return result;
 }
 
-void client_requests_connection_lost(mqttproto_client *c)
+size_t client_requests_pending(const mqttproto_client *c)
 {
-    end_requests(c, true);
+    size_t n = 0;
+    for (const struct request *r = c->req_head; r != NULL; r = r->next) {
+        n++;
+    }
+    return n;
+}
+
+int client_requests_connection_lost(mqttproto_client *c)
+{
+    return end_requests(c, true);
 }
 
 void client_requests_free(mqttproto_client *c)
 {
-    end_requests(c, false);
+    (void)end_requests(c, false);
 }

@@ -1039,6 +1039,55 @@ static void test_outbound_copy_and_consume(void **state)
 }
 
 /*
+ * A server DISCONNECT with more bytes behind it in the same read, then
+ * connect() without connection_lost(): the old connection's bytes are not
+ * read on the new one, where a PINGRESP before the CONNACK would be a
+ * protocol error.
+ */
+static void test_reconnect_after_server_disconnect(void **state)
+{
+    (void)state;
+    mqttproto_client *c = NULL;
+    assert_int_equal(mqttproto_client_create(NULL, &c), 0);
+    mqttproto_connect_options o = opts_default();
+    uint8_t buf[64];
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(mqttproto_client_connect(c, &o, 0), 0);
+        assert_int_equal(mqttproto_client_copy_outbound(c, buf, sizeof buf), 29);
+        static const uint8_t in[] = {0x20, 0x03, 0x00, 0x00, 0x00, 0xe0, 0x00, 0xd0, 0x00};
+        /* The second time the CONNECTED event is still unread. */
+        size_t len = round == 0 ? sizeof in : 5;
+        assert_int_equal(mqttproto_client_feed_bytes(c, in, len, 0), (ptrdiff_t)len);
+        if (round == 1) {
+            assert_int_equal(mqttproto_client_feed_bytes(c, in + 5, 4, 0), 4);
+        }
+        assert_int_equal(mqttproto_client_get_state(c), ST(DISCONNECTED));
+        mqttproto_client_event ev;
+        assert_int_equal(mqttproto_client_next_event(c, &ev), 1);
+        assert_int_equal(ev.type, MQTTPROTO_CLIENT_EVENT_CONNECTED);
+        if (round == 0) {
+            assert_int_equal(mqttproto_client_next_event(c, &ev), 1);
+            assert_int_equal(ev.type, MQTTPROTO_CLIENT_EVENT_DISCONNECTED);
+            assert_int_equal(mqttproto_client_next_event(c, &ev), 0);
+        }
+    }
+    /* The DISCONNECTED event of the second round waits; the new connection
+       starts clean all the same. */
+    assert_int_equal(mqttproto_client_connect(c, &o, 0), 0);
+    assert_int_equal(mqttproto_client_copy_outbound(c, buf, sizeof buf), 29);
+    mqttproto_client_event ev;
+    assert_int_equal(mqttproto_client_next_event(c, &ev), 1);
+    assert_int_equal(ev.type, MQTTPROTO_CLIENT_EVENT_DISCONNECTED);
+    assert_int_equal(mqttproto_client_feed_bytes(c, (const uint8_t *)"\x20\x03\x00\x00\x00", 5, 0),
+                     5);
+    assert_int_equal(mqttproto_client_next_event(c, &ev), 1);
+    assert_int_equal(ev.type, MQTTPROTO_CLIENT_EVENT_CONNECTED);
+    assert_int_equal(mqttproto_client_next_event(c, &ev), 0);
+    assert_int_equal(mqttproto_client_get_state(c), ST(CONNECTED));
+    mqttproto_client_destroy(c);
+}
+
+/*
  * Packet identifiers: all 65,535 in use, then the next publish fails; an
  * identifier freed by its PUBACK is the one handed out next.
  */
@@ -2331,6 +2380,31 @@ SCENARIO(session_resume_unsent)
     EV(h, "PUBLISH_COMPLETED id=1 rc=00", "PUBLISH_COMPLETED id=2 rc=00");
 }
 
+/* [MQTT-3.2.2-11] A QoS 2 message queued before the CONNACK went out at the
+   server's Maximum QoS 1; every retransmission keeps QoS 1 with the same
+   identifier [MQTT-4.4.0-1] [MQTT-3.3.1-1], whatever the next CONNACK says. */
+SCENARIO(session_resume_lowered_qos)
+{
+    mqttproto_connect_options o = opts_session();
+    CONNECT(h, &o, CONNECT_SESSION);
+    EQ(pub(h, "a/b", "hi", 2, false), 1);
+    FEED(h, "20 05 00 00 02 24 01");
+    EV(h, "CONNECTED sp=0 [mq=1]");
+    OUT(h, PUB_Q1("01"));
+    EQ(mqttproto_client_connection_lost(h->c), 0);
+    CONNECT(h, &o, CONNECT_SESSION);
+    FEED(h, "20 05 01 00 02 24 01");
+    EV(h, "CONNECTED sp=1 [mq=1]");
+    OUT(h, PUB_Q1_DUP("01"));
+    EQ(mqttproto_client_connection_lost(h->c), 0);
+    CONNECT(h, &o, CONNECT_SESSION);
+    FEED(h, CONNACK_SP);
+    EV(h, "CONNECTED sp=1");
+    OUT(h, PUB_Q1_DUP("01"));
+    FEED(h, PUBACK("01"));
+    EV(h, "PUBLISH_COMPLETED id=1 rc=00");
+}
+
 /* [MQTT-3.2.2-5] Session Present 0: the unfinished flows and the
    subscriptions are gone; nothing is re-sent [MQTT-4.4.0-1]. */
 SCENARIO(session_lost)
@@ -2602,6 +2676,38 @@ SCENARIO(disconnect_properties_too_large)
     OUT(h, "e0 01 04");
 }
 
+/* A connection ended by our DISCONNECT, and the next one begun with
+   connect() without connection_lost(): nothing of the old connection
+   carries over. Outbound and inbound Topic Aliases start over
+   [MQTT-3.3.2-7], and the SUBSCRIBE left unanswered ends with
+   REQUEST_FAILED. */
+SCENARIO(reconnect_after_disconnect)
+{
+    UP_WITH(h, "20 06 00 00 03 22 00 02", "CONNECTED sp=0 [tam=2]");
+    EQ(pub(h, "a/b", "hi", 0, false), 0);
+    OUT(h, "30 0b 00 03 61 2f 62 03 23 00 01 68 69");
+    FEED(h, "30 0a 00 03 61 2f 62 03 23 00 01 78");
+    EV(h, "MESSAGE id=0 q=0 r=0 d=0 t=a/b p=x");
+    EQ(sub1(h, "s", 1), 1);
+    OUT(h, "82 07 00 01 00 00 01 73 01");
+    EQ(mqttproto_client_disconnect(h->c, 0x00, NULL), 0);
+    OUT(h, "e0 00");
+
+    mqttproto_connect_options o = opts_default();
+    CONNECT(h, &o, CONNECT_DEFAULT);
+    EV(h, "REQUEST_FAILED id=1 err=CONNECTION_LOST");
+    FEED(h, "20 06 00 00 03 22 00 02");
+    EV(h, "CONNECTED sp=0 [tam=2]");
+    EQ(pub(h, "a/b", "hi", 0, false), 0);
+    EQ(pub(h, "a/b", "hi", 0, false), 0);
+    OUT(h, "30 0b 00 03 61 2f 62 03 23 00 01 68 69 30 08 00 00 03 23 00 01 68 69");
+    EQ(sub1(h, "s", 1), 2);
+    OUT(h, "82 07 00 02 00 00 01 73 01");
+    FEED(h, "90 04 00 02 00 01");
+    EV(h, "SUBSCRIBE_ACK id=2 rcs=01");
+    FAIL_CASE(h, "30 07 00 00 03 23 00 01 79", E(TOPIC_ALIAS_UNKNOWN), "e0 01 82");
+}
+
 SCENARIO(server_disconnect)
 {
     UP(h);
@@ -2866,6 +2972,7 @@ int main(void)
         cmocka_unit_test(test_create),
         cmocka_unit_test(test_connect_arguments),
         cmocka_unit_test(test_outbound_copy_and_consume),
+        cmocka_unit_test(test_reconnect_after_server_disconnect),
         cmocka_unit_test(test_packet_id_exhaustion),
         cmocka_unit_test(test_input_backpressure),
         cmocka_unit_test(test_connect_default),
@@ -2921,6 +3028,7 @@ int main(void)
         cmocka_unit_test(test_session_resume),
         cmocka_unit_test(test_session_resume_pubrels),
         cmocka_unit_test(test_session_resume_unsent),
+        cmocka_unit_test(test_session_resume_lowered_qos),
         cmocka_unit_test(test_session_lost),
         cmocka_unit_test(test_clean_start_discards_session),
         cmocka_unit_test(test_other_client_id_discards_session),
@@ -2935,6 +3043,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_with_will_and_reason_string),
         cmocka_unit_test(test_disconnect_session_expiry),
         cmocka_unit_test(test_disconnect_properties_too_large),
+        cmocka_unit_test(test_reconnect_after_disconnect),
         cmocka_unit_test(test_server_disconnect),
         cmocka_unit_test(test_packet_before_connack),
         cmocka_unit_test(test_bad_connack),

@@ -16,7 +16,10 @@
  * valid until the next call on the same client object.
  *
  * Errors: a function that rejects its arguments or is called in the wrong
- * state returns a negative ::mqttproto_error and changes nothing. When the
+ * state returns a negative ::mqttproto_error and changes nothing. So does
+ * one that returns ::MQTTPROTO_ERR_NO_MEMORY, unless it says otherwise
+ * (mqttproto_client_connection_lost()): the same call can be made again
+ * once memory is back, and does what the first should have done. When the
  * server breaks the protocol, the client queues a DISCONNECT with the reason
  * code the specification names (when a DISCONNECT may be sent), enters
  * ::MQTTPROTO_CLIENT_FAILED and returns the same error from every later
@@ -233,10 +236,15 @@ MQTTPROTO_API void mqttproto_client_destroy(mqttproto_client *client);
  * @brief Queue a CONNECT ([MQTT-3.1.0-1]: the first packet of a connection).
  *
  * Allowed in ::MQTTPROTO_CLIENT_DISCONNECTED; pending outbound bytes of an
- * earlier connection must have been dropped with
- * mqttproto_client_connection_lost(). With clean_start, any session state
- * the client holds is discarded first and unfinished publishes are reported
- * as PUBLISH_FAILED with ::MQTTPROTO_ERR_SESSION_LOST.
+ * earlier connection must have been written or dropped with
+ * mqttproto_client_connection_lost(). When the earlier connection ended
+ * with a DISCONNECT (either way) or a refused CONNACK and
+ * connection_lost() was not called, connect() forgets it just as that
+ * would (topic aliases, unread input, acknowledgements not yet sent), and
+ * its unanswered SUBSCRIBE/UNSUBSCRIBE end with REQUEST_FAILED events.
+ * With clean_start, any session state the client holds is discarded first
+ * and unfinished publishes are reported as PUBLISH_FAILED with
+ * ::MQTTPROTO_ERR_SESSION_LOST.
  * @return 0; ::MQTTPROTO_ERR_INVALID_ARGUMENT (NULL, an unknown options
  *         version, a limit above the settings'); ::MQTTPROTO_ERR_BAD_STATE;
  *         a codec error for a field the CONNECT cannot carry (e.g.
@@ -251,13 +259,18 @@ MQTTPROTO_API int mqttproto_client_connect(mqttproto_client *client,
  * @brief Hand the client bytes read from the connection; every complete
  * packet is processed at once (replies are queued as outbound data, events
  * for next_event()).
- * @return The number of bytes taken, at most @p len; fewer only while
- *         undrained events hold the input buffer at its limit (drain them
- *         and feed the rest). A negative error when the server broke the
- *         protocol (the error's reason code, mqttproto_err_reason_code(),
- *         is the one sent in DISCONNECT) or when the client was already
- *         failed (the same error again); ::MQTTPROTO_ERR_BAD_STATE when
- *         disconnected; ::MQTTPROTO_ERR_NO_MEMORY.
+ * @return The number of bytes taken, at most @p len; fewer while undrained
+ *         events hold the input buffer at its limit (drain them and feed
+ *         the rest), or when memory ran out part way through: the packets
+ *         in the bytes taken were processed, the packet that needed the
+ *         memory and everything after it were not taken, and nothing of
+ *         them took effect (feed them again). A negative error when the
+ *         server broke the protocol (the error's reason code,
+ *         mqttproto_err_reason_code(), is the one sent in DISCONNECT) or
+ *         when the client was already failed (the same error again);
+ *         ::MQTTPROTO_ERR_BAD_STATE when disconnected;
+ *         ::MQTTPROTO_ERR_NO_MEMORY when not one packet of @p data could be
+ *         processed: no byte was taken and nothing changed.
  */
 MQTTPROTO_API ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *client, const uint8_t *data,
                                                     size_t len, uint64_t now_ms);
@@ -328,10 +341,18 @@ MQTTPROTO_API int mqttproto_client_handle_expiry(mqttproto_client *client, uint6
  * @brief The transport closed (or the application closed it). Back to
  * DISCONNECTED, keeping the session: unacknowledged publishes are re-sent
  * after a reconnect that finds the session present. Unsent outbound bytes
- * are dropped; SUBSCRIBE/UNSUBSCRIBE without an answer are reported as
- * REQUEST_FAILED; topic aliases are forgotten [MQTT-3.3.2-7].
- * @return 0 or ::MQTTPROTO_ERR_NO_MEMORY (events could not be queued; the
- *         state is DISCONNECTED all the same).
+ * are dropped; SUBSCRIBE/UNSUBSCRIBE without an answer end, each reported
+ * as a REQUEST_FAILED event, in the order they were sent; topic aliases
+ * are forgotten [MQTT-3.3.2-7].
+ *
+ * It never fails to do this: only the REQUEST_FAILED events need memory.
+ * @return 0, or ::MQTTPROTO_ERR_NO_MEMORY when some REQUEST_FAILED events
+ *         could not be queued. Unlike other calls it then changed
+ *         everything all the same (the client is DISCONNECTED, every
+ *         request has ended and its packet identifier is free) and the
+ *         missing events are not reported later: treat every request still
+ *         unanswered as failed. Calling it again does no harm, but brings
+ *         no event back.
  */
 MQTTPROTO_API int mqttproto_client_connection_lost(mqttproto_client *client);
 
