@@ -2,6 +2,10 @@
  * Packet decoding (MQTT 5.0 chapters 2 and 3). Every function reads between
  * a cursor and the end of the packet's body and never past it; every
  * rejection is a specific error, mapped to a reason code in common.h.
+ *
+ * decode_generic() is the reference for every packet type. The fast paths
+ * at the end take only the most common valid shapes and hand anything else
+ * to it, so they change how fast those shapes are read and nothing else.
  */
 #include "codec_internal.h"
 #include "properties.h"
@@ -462,13 +466,11 @@ static int decode_body(int type, uint8_t flags, struct reader *r, const mqttprot
     }
 }
 
-ptrdiff_t mqttproto_decode(const uint8_t *data, size_t len, const mqttproto_codec_options *opts,
-                           mqttproto_packet *out)
+/* Every packet type: the fixed header, then the body. */
+MQTTPROTO_NOINLINE static ptrdiff_t decode_generic(const uint8_t *data, size_t len,
+                                                   const mqttproto_codec_options *o,
+                                                   mqttproto_packet *out)
 {
-    const mqttproto_codec_options *o = mqttproto_codec_options_resolve(opts);
-    if (o == NULL || out == NULL || (data == NULL && len != 0)) {
-        return MQTTPROTO_ERR_INVALID_ARGUMENT;
-    }
     uint32_t remaining = 0;
     int hdr = parse_fixed_header(data, len, o, &remaining);
     if (hdr <= 0) {
@@ -485,6 +487,192 @@ ptrdiff_t mqttproto_decode(const uint8_t *data, size_t len, const mqttproto_code
         return e;
     }
     return (ptrdiff_t)hdr + (ptrdiff_t)remaining;
+}
+
+/* ---- fast paths ---- */
+
+/*
+ * Each fast path accepts only a common shape for which every check of the
+ * generic path passes, tested directly (a plain ASCII string passes the
+ * UTF-8 and topic checks), fills the packet as decode_generic() would, and
+ * otherwise returns decode_generic(), faults and incomplete input included.
+ * The caller has checked that data holds at least two bytes and the first
+ * gives the packet type.
+ */
+
+/*
+ * A Remaining Length of one or two bytes that is whole and within the
+ * maximum packet size, and a body that is all there: the header's size (2
+ * or 3), else 0 (the generic path decides what it is).
+ */
+static inline size_t fast_header(const uint8_t *data, size_t len, const mqttproto_codec_options *o,
+                                 size_t *remaining)
+{
+    size_t hdr = 2;
+    size_t n = data[1];
+    if (n >= 128u) {
+        if (len < 3 || data[2] == 0 || data[2] >= 128u) {
+            return 0;
+        }
+        n = (n & 127u) | (size_t)data[2] << 7;
+        hdr = 3;
+    }
+    if (hdr + n > mqttproto_codec_max_size(o) || len - hdr < n) {
+        return 0;
+    }
+    *remaining = n;
+    return hdr;
+}
+
+/* The rest of a PUBLISH with a property block: at p, ending at end. */
+MQTTPROTO_NOINLINE static ptrdiff_t decode_publish_props(const uint8_t *p, const uint8_t *end,
+                                                         const mqttproto_codec_options *o,
+                                                         mqttproto_publish *pub, ptrdiff_t size)
+{
+    /* The generic path reaches the block with the same state, so its
+       error is this error. */
+    ptrdiff_t n = mqttproto_props_decode(p, end, MQTTPROTO_PACKET_PUBLISH, o->max_user_properties,
+                                         &pub->properties);
+    if (n < 0) {
+        return n;
+    }
+    pub->payload.data = p + n;
+    pub->payload.len = (size_t)(end - p - n);
+    return size;
+}
+
+/* PUBLISH with a non-empty plain ASCII topic. */
+MQTTPROTO_NOINLINE static ptrdiff_t decode_publish_fast(const uint8_t *data, size_t len,
+                                                        const mqttproto_codec_options *o,
+                                                        mqttproto_packet *out)
+{
+    unsigned flags = data[0] & 0x0Fu;
+    unsigned qos = (flags >> 1) & 3u;
+    size_t remaining = 0;
+    size_t hdr = fast_header(data, len, o, &remaining);
+    const uint8_t *p = data + hdr;
+    size_t topic_len = hdr != 0 && remaining >= 2 ? wire_get_u16(p) : 0;
+    size_t id_len = qos != 0 ? 2u : 0u;
+    /* The topic, the packet identifier and at least the property length. */
+    if (topic_len == 0 || qos == 3 || (qos == 0 && (flags & 8u) != 0) ||
+        remaining < 2 + topic_len + id_len + 1) {
+        return decode_generic(data, len, o, out);
+    }
+    const uint8_t *topic = p + 2;
+    const uint8_t *q = topic + topic_len;
+    uint16_t packet_id = id_len != 0 ? wire_get_u16(q) : 0;
+    if ((id_len != 0 && packet_id == 0) || wire_needs_exact_check(topic, topic_len, true)) {
+        return decode_generic(data, len, o, out);
+    }
+    q += id_len;
+    const uint8_t *end = p + remaining;
+    mqttproto_publish *pub = &out->publish;
+    out->type = MQTTPROTO_PACKET_PUBLISH;
+    pub->retain = (flags & 1u) != 0;
+    pub->qos = (mqttproto_qos)qos;
+    pub->dup = (flags & 8u) != 0;
+    pub->topic.data = (const char *)topic;
+    pub->topic.len = topic_len;
+    pub->packet_id = packet_id;
+    ptrdiff_t size = (ptrdiff_t)(hdr + remaining);
+    if (*q != 0) {
+        return decode_publish_props(q, end, o, pub, size);
+    }
+    props_empty(&pub->properties);
+    pub->payload.data = q + 1;
+    pub->payload.len = (size_t)(end - q - 1);
+    return size;
+}
+
+/* CONNECT of MQTT 5 without will or properties, with plain ASCII strings. */
+MQTTPROTO_NOINLINE static ptrdiff_t decode_connect_fast(const uint8_t *data, size_t len,
+                                                        const mqttproto_codec_options *o,
+                                                        mqttproto_packet *out)
+{
+    static const uint8_t protocol[7] = {0, 4, 'M', 'Q', 'T', 'T', MQTTPROTO_PROTOCOL_V5};
+    size_t remaining = 0;
+    size_t hdr = fast_header(data, len, o, &remaining);
+    const uint8_t *p = data + hdr;
+    /* The variable header and the client identifier's length: 13 bytes. */
+    if (data[0] != MQTTPROTO_PACKET_CONNECT << 4 || hdr == 0 || remaining < 13 ||
+        memcmp(p, protocol, 7) != 0 || p[10] != 0) {
+        return decode_generic(data, len, o, out);
+    }
+    /* Reserved bit 0, and no will (so no will QoS or retain either). */
+    unsigned flags = p[7];
+    if ((flags & 0x3Du) != 0) {
+        return decode_generic(data, len, o, out);
+    }
+    const uint8_t *end = p + remaining;
+    const uint8_t *id = p + 13;
+    size_t id_len = wire_get_u16(p + 11);
+    if ((size_t)(end - id) < id_len || wire_needs_exact_check(id, id_len, false)) {
+        return decode_generic(data, len, o, out);
+    }
+    const uint8_t *q = id + id_len;
+    mqttproto_str user = {NULL, 0};
+    mqttproto_bin pass = {NULL, 0};
+    if ((flags & 0x80u) != 0) {
+        if (end - q < 2 || (size_t)(end - q) - 2 < wire_get_u16(q)) {
+            return decode_generic(data, len, o, out);
+        }
+        user.data = (const char *)q + 2;
+        user.len = wire_get_u16(q);
+        q += 2 + user.len;
+        if (wire_needs_exact_check((const uint8_t *)user.data, user.len, false)) {
+            return decode_generic(data, len, o, out);
+        }
+    }
+    if ((flags & 0x40u) != 0) {
+        if (end - q < 2 || (size_t)(end - q) - 2 < wire_get_u16(q)) {
+            return decode_generic(data, len, o, out);
+        }
+        pass.data = q + 2;
+        pass.len = wire_get_u16(q);
+        q += 2 + pass.len;
+    }
+    if (q != end) {
+        return decode_generic(data, len, o, out);
+    }
+    const bool has_username = (flags & 0x80u) != 0;
+    const bool has_password = (flags & 0x40u) != 0;
+    mqttproto_connect *c = &out->connect;
+    out->type = MQTTPROTO_PACKET_CONNECT;
+    c->protocol_version = MQTTPROTO_PROTOCOL_V5;
+    c->has_will = false;
+    c->clean_start = (flags & 0x02u) != 0;
+    c->has_password = has_password;
+    c->has_username = has_username;
+    c->keep_alive = wire_get_u16(p + 8);
+    props_empty(&c->properties);
+    c->client_id.data = (const char *)id;
+    c->client_id.len = id_len;
+    if (has_username) {
+        c->username = user;
+    }
+    if (has_password) {
+        c->password = pass;
+    }
+    return (ptrdiff_t)(hdr + remaining);
+}
+
+ptrdiff_t mqttproto_decode(const uint8_t *data, size_t len, const mqttproto_codec_options *opts,
+                           mqttproto_packet *out)
+{
+    const mqttproto_codec_options *o = mqttproto_codec_options_resolve(opts);
+    if (o == NULL || out == NULL || (data == NULL && len != 0)) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (len >= 2) {
+        unsigned type = data[0] >> 4;
+        if (type == MQTTPROTO_PACKET_PUBLISH) {
+            return decode_publish_fast(data, len, o, out);
+        }
+        if (type == MQTTPROTO_PACKET_CONNECT) {
+            return decode_connect_fast(data, len, o, out);
+        }
+    }
+    return decode_generic(data, len, o, out);
 }
 
 bool mqttproto_subscriptions_next(const mqttproto_subscription_list *list, size_t *cursor,

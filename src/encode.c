@@ -1,7 +1,14 @@
 /*
- * Packet encoding. Sizing (shape) and validation (content) are separate so
- * that mqttproto_encoded_size() stays cheap; mqttproto_encode() does both,
- * so what it writes always decodes back to the same packet.
+ * Packet encoding. Sizing (shape) and validation (content) are separate
+ * steps, so that mqttproto_encoded_size() stays cheap and a packet with
+ * several faults always reports the same one (shape errors first);
+ * mqttproto_encode() does both, so what it writes always decodes back to
+ * the same packet. Property blocks are sized and checked in one walk whose
+ * content error is kept in the layout until validation reaches it.
+ *
+ * encode_generic() is the reference for every packet type. The fast paths
+ * at the end take only the most common valid shapes and hand anything else
+ * to it, so they change how fast those shapes are written and nothing else.
  */
 #include "codec_internal.h"
 #include "properties.h"
@@ -13,6 +20,9 @@ struct layout {
     size_t remaining;   /* the Remaining Length */
     size_t props;       /* content length of the packet's property block */
     size_t will_props;  /* content length of the will's property block */
+    int props_err;      /* with check: first content error of the packet's properties */
+    int will_props_err; /* with check: first content error of the will's properties */
+    bool check;         /* whether the property walks check content too */
     uint8_t short_form; /* acks, DISCONNECT, AUTH: fields left out (0, 1 or 2) */
 };
 
@@ -24,9 +34,15 @@ static inline int check_len(size_t len, const void *data)
     return data == NULL && len != 0 ? MQTTPROTO_ERR_INVALID_ARGUMENT : 0;
 }
 
-static int props_size(const mqttproto_properties *props, int context, size_t *content)
+/* Size a property block; with check its content error goes to *check_err. */
+static inline int props_size(const mqttproto_properties *props, int context, bool check,
+                             size_t *content, int *check_err)
 {
-    ptrdiff_t n = mqttproto_props_size(props, context);
+    if (props->present == 0) { /* the usual case, without a call */
+        *content = 0;
+        return 0;
+    }
+    ptrdiff_t n = mqttproto_props_size(props, context, check ? check_err : NULL);
     if (n < 0) {
         return (int)n;
     }
@@ -36,11 +52,12 @@ static int props_size(const mqttproto_properties *props, int context, size_t *co
 
 static int connect_shape(const mqttproto_connect *c, struct layout *l, size_t *body)
 {
-    TRY(props_size(&c->properties, MQTTPROTO_PACKET_CONNECT, &l->props));
+    TRY(props_size(&c->properties, MQTTPROTO_PACKET_CONNECT, l->check, &l->props, &l->props_err));
     TRY(check_len(c->client_id.len, c->client_id.data));
     size_t n = 10 + props_total_size(l->props) + 2 + c->client_id.len;
     if (c->has_will) {
-        TRY(props_size(&c->will.properties, MQTTPROTO_PROPERTY_CONTEXT_WILL, &l->will_props));
+        TRY(props_size(&c->will.properties, MQTTPROTO_PROPERTY_CONTEXT_WILL, l->check,
+                       &l->will_props, &l->will_props_err));
         TRY(check_len(c->will.topic.len, c->will.topic.data));
         TRY(check_len(c->will.payload.len, c->will.payload.data));
         n += props_total_size(l->will_props) + 4 + c->will.topic.len + c->will.payload.len;
@@ -59,7 +76,7 @@ static int connect_shape(const mqttproto_connect *c, struct layout *l, size_t *b
 
 static int subscribe_shape(const mqttproto_subscribe *s, struct layout *l, size_t *body)
 {
-    TRY(props_size(&s->properties, MQTTPROTO_PACKET_SUBSCRIBE, &l->props));
+    TRY(props_size(&s->properties, MQTTPROTO_PACKET_SUBSCRIBE, l->check, &l->props, &l->props_err));
     size_t n = 2 + props_total_size(l->props);
     size_t cursor = 0;
     size_t count = 0;
@@ -78,7 +95,8 @@ static int subscribe_shape(const mqttproto_subscribe *s, struct layout *l, size_
 
 static int unsubscribe_shape(const mqttproto_unsubscribe *u, struct layout *l, size_t *body)
 {
-    TRY(props_size(&u->properties, MQTTPROTO_PACKET_UNSUBSCRIBE, &l->props));
+    TRY(props_size(&u->properties, MQTTPROTO_PACKET_UNSUBSCRIBE, l->check, &l->props,
+                   &l->props_err));
     size_t n = 2 + props_total_size(l->props);
     size_t cursor = 0;
     size_t count = 0;
@@ -95,40 +113,54 @@ static int unsubscribe_shape(const mqttproto_unsubscribe *u, struct layout *l, s
     return 0;
 }
 
-/* Remaining length and property sizes of a packet: shape only. */
+static int publish_shape(const mqttproto_publish *p, struct layout *l, size_t *body)
+{
+    TRY(props_size(&p->properties, MQTTPROTO_PACKET_PUBLISH, l->check, &l->props, &l->props_err));
+    TRY(check_len(p->topic.len, p->topic.data));
+    if (p->payload.data == NULL && p->payload.len != 0) {
+        return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (p->payload.len > MQTTPROTO_MAX_VARIABLE_INT) {
+        return MQTTPROTO_ERR_PACKET_TOO_LARGE;
+    }
+    *body = 2 + p->topic.len + (p->qos != MQTTPROTO_QOS_AT_MOST_ONCE ? 2u : 0u) +
+            props_total_size(l->props) + p->payload.len;
+    return 0;
+}
+
+/* Start a layout; with check, the property walks also check content. */
+static inline void layout_init(struct layout *l, bool check)
+{
+    l->props = 0;
+    l->will_props = 0;
+    l->props_err = 0;
+    l->will_props_err = 0;
+    l->check = check;
+    l->short_form = 0;
+}
+
+/* Remaining length and property sizes of a packet, from a fresh layout. */
 static int shape(const mqttproto_packet *pkt, struct layout *l)
 {
     size_t body = 0;
-    l->props = 0;
-    l->will_props = 0;
-    l->short_form = 0;
     switch (pkt->type) {
     case MQTTPROTO_PACKET_CONNECT:
         TRY(connect_shape(&pkt->connect, l, &body));
         break;
     case MQTTPROTO_PACKET_CONNACK:
-        TRY(props_size(&pkt->connack.properties, MQTTPROTO_PACKET_CONNACK, &l->props));
+        TRY(props_size(&pkt->connack.properties, MQTTPROTO_PACKET_CONNACK, l->check, &l->props,
+                       &l->props_err));
         body = 2 + props_total_size(l->props);
         break;
-    case MQTTPROTO_PACKET_PUBLISH: {
-        const mqttproto_publish *p = &pkt->publish;
-        TRY(props_size(&p->properties, MQTTPROTO_PACKET_PUBLISH, &l->props));
-        TRY(check_len(p->topic.len, p->topic.data));
-        if (p->payload.data == NULL && p->payload.len != 0) {
-            return MQTTPROTO_ERR_INVALID_ARGUMENT;
-        }
-        if (p->payload.len > MQTTPROTO_MAX_VARIABLE_INT) {
-            return MQTTPROTO_ERR_PACKET_TOO_LARGE;
-        }
-        body = 2 + p->topic.len + (p->qos != MQTTPROTO_QOS_AT_MOST_ONCE ? 2u : 0u) +
-               props_total_size(l->props) + p->payload.len;
+    case MQTTPROTO_PACKET_PUBLISH:
+        TRY(publish_shape(&pkt->publish, l, &body));
         break;
-    }
     case MQTTPROTO_PACKET_PUBACK:
     case MQTTPROTO_PACKET_PUBREC:
     case MQTTPROTO_PACKET_PUBREL:
     case MQTTPROTO_PACKET_PUBCOMP:
-        TRY(props_size(&pkt->puback.properties, (int)pkt->type, &l->props));
+        TRY(props_size(&pkt->puback.properties, (int)pkt->type, l->check, &l->props,
+                       &l->props_err));
         /* The reason code and properties may be left out when they say
            nothing (MQTT 5.0 section 3.4.2.1). */
         if (pkt->puback.properties.present != 0) {
@@ -146,7 +178,8 @@ static int shape(const mqttproto_packet *pkt, struct layout *l)
         break;
     case MQTTPROTO_PACKET_SUBACK:
     case MQTTPROTO_PACKET_UNSUBACK:
-        TRY(props_size(&pkt->suback.properties, (int)pkt->type, &l->props));
+        TRY(props_size(&pkt->suback.properties, (int)pkt->type, l->check, &l->props,
+                       &l->props_err));
         if (pkt->suback.reason_codes == NULL && pkt->suback.reason_code_count != 0) {
             return MQTTPROTO_ERR_INVALID_ARGUMENT;
         }
@@ -161,7 +194,8 @@ static int shape(const mqttproto_packet *pkt, struct layout *l)
         break;
     case MQTTPROTO_PACKET_DISCONNECT:
     case MQTTPROTO_PACKET_AUTH:
-        TRY(props_size(&pkt->disconnect.properties, (int)pkt->type, &l->props));
+        TRY(props_size(&pkt->disconnect.properties, (int)pkt->type, l->check, &l->props,
+                       &l->props_err));
         if (pkt->disconnect.properties.present != 0) {
             body = 1 + props_total_size(l->props);
         } else if (pkt->disconnect.reason_code != 0) {
@@ -198,6 +232,7 @@ ptrdiff_t mqttproto_encoded_size(const mqttproto_packet *pkt, const mqttproto_co
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
     struct layout l;
+    layout_init(&l, false);
     TRY(shape(pkt, &l));
     return total_size(&l, o);
 }
@@ -214,18 +249,20 @@ static inline int check_reason(uint8_t rc, int type)
     return mqttproto_reason_code_allowed(rc, type) ? 0 : MQTTPROTO_ERR_INVALID_REASON_CODE;
 }
 
-static int validate_connect(const mqttproto_connect *c)
+/* The validation step of each packet reports the property errors found
+   while sizing (l->props_err, l->will_props_err) where it reaches them. */
+static int validate_connect(const mqttproto_connect *c, const struct layout *l)
 {
     if (c->protocol_version != 0 && c->protocol_version != MQTTPROTO_PROTOCOL_V5) {
         return MQTTPROTO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
     }
-    TRY(mqttproto_props_validate(&c->properties, MQTTPROTO_PACKET_CONNECT));
+    TRY(l->props_err);
     TRY(check_utf8(c->client_id)); /* [MQTT-3.1.3-4] */
     if (c->has_will) {
         if ((unsigned)c->will.qos > 2) {
             return MQTTPROTO_ERR_BAD_QOS; /* [MQTT-3.1.2-12] */
         }
-        TRY(mqttproto_props_validate(&c->will.properties, MQTTPROTO_PROPERTY_CONTEXT_WILL));
+        TRY(l->will_props_err);
         TRY(mqttproto_topic_name_validate(c->will.topic));
     }
     if (c->has_username) {
@@ -234,7 +271,7 @@ static int validate_connect(const mqttproto_connect *c)
     return 0;
 }
 
-static int validate_publish(const mqttproto_publish *p)
+static int validate_publish(const mqttproto_publish *p, const struct layout *l)
 {
     if ((unsigned)p->qos > 2) {
         return MQTTPROTO_ERR_BAD_QOS; /* [MQTT-3.3.1-4] */
@@ -254,10 +291,7 @@ static int validate_publish(const mqttproto_publish *p)
         !mqttproto_properties_has(&p->properties, MQTTPROTO_PROP_TOPIC_ALIAS)) {
         return MQTTPROTO_ERR_EMPTY_TOPIC_WITHOUT_ALIAS;
     }
-    if (p->properties.present == 0) {
-        return 0;
-    }
-    return mqttproto_props_validate(&p->properties, MQTTPROTO_PACKET_PUBLISH);
+    return l->props_err;
 }
 
 static int validate_subscription(const mqttproto_subscription *s)
@@ -275,12 +309,12 @@ static int validate_subscription(const mqttproto_subscription *s)
     return 0;
 }
 
-static int validate_subscribe(const mqttproto_subscribe *s)
+static int validate_subscribe(const mqttproto_subscribe *s, const struct layout *l)
 {
     if (s->packet_id == 0) {
         return MQTTPROTO_ERR_ZERO_PACKET_ID;
     }
-    TRY(mqttproto_props_validate(&s->properties, MQTTPROTO_PACKET_SUBSCRIBE));
+    TRY(l->props_err);
     if (s->subscriptions.count == 0) {
         return MQTTPROTO_ERR_EMPTY_SUBSCRIPTION_LIST; /* [MQTT-3.8.3-2] */
     }
@@ -292,12 +326,12 @@ static int validate_subscribe(const mqttproto_subscribe *s)
     return 0;
 }
 
-static int validate_unsubscribe(const mqttproto_unsubscribe *u)
+static int validate_unsubscribe(const mqttproto_unsubscribe *u, const struct layout *l)
 {
     if (u->packet_id == 0) {
         return MQTTPROTO_ERR_ZERO_PACKET_ID;
     }
-    TRY(mqttproto_props_validate(&u->properties, MQTTPROTO_PACKET_UNSUBSCRIBE));
+    TRY(l->props_err);
     if (u->topic_filters.count == 0) {
         return MQTTPROTO_ERR_EMPTY_SUBSCRIPTION_LIST; /* [MQTT-3.10.3-2] */
     }
@@ -309,12 +343,12 @@ static int validate_unsubscribe(const mqttproto_unsubscribe *u)
     return 0;
 }
 
-static int validate_suback(const mqttproto_suback *a, int type)
+static int validate_suback(const mqttproto_suback *a, int type, const struct layout *l)
 {
     if (a->packet_id == 0) {
         return MQTTPROTO_ERR_ZERO_PACKET_ID;
     }
-    TRY(mqttproto_props_validate(&a->properties, type));
+    TRY(l->props_err);
     if (a->reason_code_count == 0) {
         return MQTTPROTO_ERR_EMPTY_REASON_CODE_LIST;
     }
@@ -324,20 +358,20 @@ static int validate_suback(const mqttproto_suback *a, int type)
     return 0;
 }
 
-static int validate(const mqttproto_packet *pkt)
+static int validate(const mqttproto_packet *pkt, const struct layout *l)
 {
     int type = (int)pkt->type;
     switch (pkt->type) {
     case MQTTPROTO_PACKET_CONNECT:
-        return validate_connect(&pkt->connect);
+        return validate_connect(&pkt->connect, l);
+    case MQTTPROTO_PACKET_PUBLISH:
+        return validate_publish(&pkt->publish, l);
     case MQTTPROTO_PACKET_CONNACK:
         TRY(check_reason(pkt->connack.reason_code, type)); /* [MQTT-3.2.2-8] */
         if (pkt->connack.session_present && pkt->connack.reason_code >= 0x80) {
             return MQTTPROTO_ERR_SESSION_PRESENT_ON_ERROR; /* [MQTT-3.2.2-6] */
         }
-        return mqttproto_props_validate(&pkt->connack.properties, type);
-    case MQTTPROTO_PACKET_PUBLISH:
-        return validate_publish(&pkt->publish);
+        return l->props_err;
     case MQTTPROTO_PACKET_PUBACK:
     case MQTTPROTO_PACKET_PUBREC:
     case MQTTPROTO_PACKET_PUBREL:
@@ -347,34 +381,50 @@ static int validate(const mqttproto_packet *pkt)
         }
         /* [MQTT-3.4.2-1] [MQTT-3.5.2-1] [MQTT-3.6.2-1] [MQTT-3.7.2-1] */
         TRY(check_reason(pkt->puback.reason_code, type));
-        return mqttproto_props_validate(&pkt->puback.properties, type);
+        return l->props_err;
     case MQTTPROTO_PACKET_SUBSCRIBE:
-        return validate_subscribe(&pkt->subscribe);
+        return validate_subscribe(&pkt->subscribe, l);
     case MQTTPROTO_PACKET_SUBACK:
     case MQTTPROTO_PACKET_UNSUBACK:
-        return validate_suback(&pkt->suback, type);
+        return validate_suback(&pkt->suback, type, l);
     case MQTTPROTO_PACKET_UNSUBSCRIBE:
-        return validate_unsubscribe(&pkt->unsubscribe);
+        return validate_unsubscribe(&pkt->unsubscribe, l);
     case MQTTPROTO_PACKET_DISCONNECT:
     case MQTTPROTO_PACKET_AUTH:
         TRY(check_reason(pkt->disconnect.reason_code, type)); /* [MQTT-3.14.2-1] [MQTT-3.15.2-1] */
-        return mqttproto_props_validate(&pkt->disconnect.properties, type);
-    default:
+        return l->props_err;
+    default: /* PINGREQ, PINGRESP */
         return 0;
     }
 }
 
 /* ---- writing ---- */
 
+/* A property block of content length len; the empty one without a call. */
+static inline uint8_t *write_props(const mqttproto_properties *props, size_t len, uint8_t *p)
+{
+    if (len == 0) {
+        *p = 0; /* the length is written even when it is 0 [MQTT-2.2.2-1] */
+        return p + 1;
+    }
+    return mqttproto_props_write(props, len, p);
+}
+
+static inline uint8_t publish_first_byte(const mqttproto_publish *pub)
+{
+    return (uint8_t)(MQTTPROTO_PACKET_PUBLISH << 4 | (pub->dup ? 8u : 0u) |
+                     (unsigned)pub->qos << 1 | (pub->retain ? 1u : 0u));
+}
+
 static uint8_t first_byte(const mqttproto_packet *pkt)
 {
     unsigned type = (unsigned)pkt->type;
     unsigned flags = 0;
     if (pkt->type == MQTTPROTO_PACKET_PUBLISH) {
-        flags = (pkt->publish.dup ? 8u : 0u) | (unsigned)pkt->publish.qos << 1 |
-                (pkt->publish.retain ? 1u : 0u);
-    } else if (pkt->type == MQTTPROTO_PACKET_PUBREL || pkt->type == MQTTPROTO_PACKET_SUBSCRIBE ||
-               pkt->type == MQTTPROTO_PACKET_UNSUBSCRIBE) {
+        return publish_first_byte(&pkt->publish);
+    }
+    if (pkt->type == MQTTPROTO_PACKET_PUBREL || pkt->type == MQTTPROTO_PACKET_SUBSCRIBE ||
+        pkt->type == MQTTPROTO_PACKET_UNSUBSCRIBE) {
         flags = 2u; /* [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1] */
     }
     return (uint8_t)(type << 4 | flags);
@@ -393,10 +443,10 @@ static uint8_t *write_connect(const mqttproto_connect *c, const struct layout *l
     }
     *p++ = (uint8_t)flags;
     p = wire_put_u16(p, c->keep_alive);
-    p = mqttproto_props_write(&c->properties, l->props, p);
+    p = write_props(&c->properties, l->props, p);
     p = wire_put_bytes(p, c->client_id.data, c->client_id.len);
     if (c->has_will) {
-        p = mqttproto_props_write(&c->will.properties, l->will_props, p);
+        p = write_props(&c->will.properties, l->will_props, p);
         p = wire_put_bytes(p, c->will.topic.data, c->will.topic.len);
         p = wire_put_bytes(p, c->will.payload.data, c->will.payload.len);
     }
@@ -414,22 +464,20 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
     switch (pkt->type) {
     case MQTTPROTO_PACKET_CONNECT:
         return write_connect(&pkt->connect, l, p);
-    case MQTTPROTO_PACKET_CONNACK:
-        *p++ = pkt->connack.session_present ? 1u : 0u;
-        *p++ = pkt->connack.reason_code;
-        return mqttproto_props_write(&pkt->connack.properties, l->props, p);
     case MQTTPROTO_PACKET_PUBLISH: {
         const mqttproto_publish *pub = &pkt->publish;
         p = wire_put_bytes(p, pub->topic.data, pub->topic.len);
         if (pub->qos != MQTTPROTO_QOS_AT_MOST_ONCE) {
             p = wire_put_u16(p, pub->packet_id);
         }
-        p = mqttproto_props_write(&pub->properties, l->props, p);
-        if (pub->payload.len > 0) {
-            memcpy(p, pub->payload.data, pub->payload.len);
-        }
+        p = write_props(&pub->properties, l->props, p);
+        wire_copy_payload(p, pub->payload.data, pub->payload.len);
         return p + pub->payload.len;
     }
+    case MQTTPROTO_PACKET_CONNACK:
+        *p++ = pkt->connack.session_present ? 1u : 0u;
+        *p++ = pkt->connack.reason_code;
+        return write_props(&pkt->connack.properties, l->props, p);
     case MQTTPROTO_PACKET_PUBACK:
     case MQTTPROTO_PACKET_PUBREC:
     case MQTTPROTO_PACKET_PUBREL:
@@ -439,10 +487,10 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
             return p;
         }
         *p++ = pkt->puback.reason_code;
-        return l->short_form == 1 ? p : mqttproto_props_write(&pkt->puback.properties, l->props, p);
+        return l->short_form == 1 ? p : write_props(&pkt->puback.properties, l->props, p);
     case MQTTPROTO_PACKET_SUBSCRIBE: {
         p = wire_put_u16(p, pkt->subscribe.packet_id);
-        p = mqttproto_props_write(&pkt->subscribe.properties, l->props, p);
+        p = write_props(&pkt->subscribe.properties, l->props, p);
         size_t cursor = 0;
         mqttproto_subscription s;
         while (mqttproto_subscriptions_next(&pkt->subscribe.subscriptions, &cursor, &s)) {
@@ -455,12 +503,12 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
     case MQTTPROTO_PACKET_SUBACK:
     case MQTTPROTO_PACKET_UNSUBACK:
         p = wire_put_u16(p, pkt->suback.packet_id);
-        p = mqttproto_props_write(&pkt->suback.properties, l->props, p);
+        p = write_props(&pkt->suback.properties, l->props, p);
         memcpy(p, pkt->suback.reason_codes, pkt->suback.reason_code_count);
         return p + pkt->suback.reason_code_count;
     case MQTTPROTO_PACKET_UNSUBSCRIBE: {
         p = wire_put_u16(p, pkt->unsubscribe.packet_id);
-        p = mqttproto_props_write(&pkt->unsubscribe.properties, l->props, p);
+        p = write_props(&pkt->unsubscribe.properties, l->props, p);
         size_t cursor = 0;
         mqttproto_str filter;
         while (mqttproto_topic_filters_next(&pkt->unsubscribe.topic_filters, &cursor, &filter)) {
@@ -474,59 +522,180 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
             return p;
         }
         *p++ = pkt->disconnect.reason_code;
-        return l->short_form == 1 ? p
-                                  : mqttproto_props_write(&pkt->disconnect.properties, l->props, p);
+        return l->short_form == 1 ? p : write_props(&pkt->disconnect.properties, l->props, p);
     default: /* PINGREQ, PINGRESP */
         return p;
     }
 }
 
-/*
- * PUBLISH is the packet a broker writes most: one pass with the same checks,
- * in the same order, as shape(), total_size() and validate().
- */
-static ptrdiff_t encode_publish(const mqttproto_publish *pub, const mqttproto_codec_options *o,
-                                uint8_t *buf, size_t cap)
+/* Every packet type: shape, total size, validation, capacity, writing. */
+MQTTPROTO_NOINLINE static ptrdiff_t encode_generic(const mqttproto_packet *pkt,
+                                                   const mqttproto_codec_options *o, uint8_t *buf,
+                                                   size_t cap)
 {
-    size_t props = 0;
-    if (pub->properties.present != 0) {
-        TRY(props_size(&pub->properties, MQTTPROTO_PACKET_PUBLISH, &props));
+    struct layout l;
+    layout_init(&l, true);
+    TRY(shape(pkt, &l));
+    ptrdiff_t total = total_size(&l, o);
+    if (total < 0) {
+        return total;
     }
-    TRY(check_len(pub->topic.len, pub->topic.data));
-    if (pub->payload.data == NULL && pub->payload.len != 0) {
-        return MQTTPROTO_ERR_INVALID_ARGUMENT;
-    }
-    if (pub->payload.len > MQTTPROTO_MAX_VARIABLE_INT) {
-        return MQTTPROTO_ERR_PACKET_TOO_LARGE;
-    }
-    size_t id_len = pub->qos != MQTTPROTO_QOS_AT_MOST_ONCE ? 2u : 0u;
-    size_t body = 2 + pub->topic.len + id_len + props_total_size(props) + pub->payload.len;
-    if (body > MQTTPROTO_MAX_VARIABLE_INT) {
-        return MQTTPROTO_ERR_PACKET_TOO_LARGE;
-    }
-    size_t total = 1 + wire_vbi_size((uint32_t)body) + body;
-    if (total > mqttproto_codec_max_size(o)) {
-        return MQTTPROTO_ERR_PACKET_TOO_LARGE;
-    }
-    TRY(validate_publish(pub));
-    if (total > cap) {
+    TRY(validate(pkt, &l));
+    if ((size_t)total > cap) {
         return MQTTPROTO_ERR_BUFFER_TOO_SMALL;
     }
     uint8_t *p = buf;
-    *p++ = (uint8_t)(MQTTPROTO_PACKET_PUBLISH << 4 | (pub->dup ? 8u : 0u) |
-                     (unsigned)pub->qos << 1 | (pub->retain ? 1u : 0u));
+    *p++ = first_byte(pkt);
+    p = wire_put_vbi(p, (uint32_t)l.remaining);
+    p = write_body(pkt, &l, p);
+    return p - buf;
+}
+
+/* ---- fast paths ---- */
+
+/*
+ * Each fast path accepts only a common shape for which every check of the
+ * generic path passes, tested directly (a plain ASCII string passes the
+ * UTF-8 and topic checks), writes the same bytes, and otherwise returns
+ * encode_generic(), faults included. Without properties they call nothing
+ * (a large payload's copy is reached by a jump), which keeps them short.
+ */
+
+/* A length and data pointer that check_len() accepts. */
+static inline bool len_ok(size_t len, const void *data)
+{
+    return len <= 65535 && (data != NULL || len == 0);
+}
+
+/* A large payload's copy, reached by a jump so that the fast paths that
+   end with it call nothing themselves. */
+MQTTPROTO_NOINLINE static ptrdiff_t copy_and_return(uint8_t *dst, const uint8_t *src, size_t len,
+                                                    ptrdiff_t result)
+{
+    memcpy(dst, src, len);
+    return result;
+}
+
+/* PUBLISH without properties, with a non-empty plain ASCII topic. */
+MQTTPROTO_NOINLINE static ptrdiff_t encode_publish_fast(const mqttproto_packet *pkt,
+                                                        const mqttproto_codec_options *o,
+                                                        uint8_t *buf, size_t cap)
+{
+    const mqttproto_publish *pub = &pkt->publish;
+    const mqttproto_str topic = pub->topic;
+    const mqttproto_bin payload = pub->payload;
+    const unsigned qos = (unsigned)pub->qos;
+    const uint16_t packet_id = pub->packet_id;
+    /* The topic first, so that the scan's constants are dead before the
+       sizes are live: fewer registers to save. */
+    if (topic.len == 0 || !len_ok(topic.len, topic.data) ||
+        wire_needs_exact_check((const uint8_t *)topic.data, topic.len, true)) {
+        return encode_generic(pkt, o, buf, cap);
+    }
+    bool id_ok = qos == 0 ? !pub->dup && packet_id == 0 : qos <= 2 && packet_id != 0;
+    size_t id_len = qos != 0 ? 2u : 0u;
+    size_t body = 2 + topic.len + id_len + 1 + payload.len;
+    size_t total = 1 + wire_vbi_size((uint32_t)body) + body;
+    if (!id_ok || (payload.data == NULL && payload.len != 0) ||
+        payload.len > MQTTPROTO_MAX_VARIABLE_INT || body > MQTTPROTO_MAX_VARIABLE_INT ||
+        total > mqttproto_codec_max_size(o) || total > cap) {
+        return encode_generic(pkt, o, buf, cap);
+    }
+    uint8_t *p = buf;
+    *p++ = publish_first_byte(pub);
     p = wire_put_vbi(p, (uint32_t)body);
-    p = wire_put_bytes(p, pub->topic.data, pub->topic.len);
+    p = wire_put_bytes(p, topic.data, topic.len);
+    if (id_len != 0) {
+        p = wire_put_u16(p, packet_id);
+    }
+    *p++ = 0; /* the empty property block [MQTT-2.2.2-1] */
+    if (payload.len > 64) {
+        return copy_and_return(p, payload.data, payload.len, (ptrdiff_t)total);
+    }
+    wire_copy(p, payload.data, payload.len);
+    return (ptrdiff_t)total;
+}
+
+/*
+ * PUBLISH with properties, a non-empty plain ASCII topic and valid
+ * properties: one walk sizes and checks them, a second writes them.
+ */
+MQTTPROTO_NOINLINE static ptrdiff_t encode_publish_props_fast(const mqttproto_packet *pkt,
+                                                              const mqttproto_codec_options *o,
+                                                              uint8_t *buf, size_t cap)
+{
+    const mqttproto_publish *pub = &pkt->publish;
+    size_t topic_len = pub->topic.len;
+    size_t payload_len = pub->payload.len;
+    unsigned qos = (unsigned)pub->qos;
+    int props_err = 0;
+    ptrdiff_t props = mqttproto_props_size(&pub->properties, MQTTPROTO_PACKET_PUBLISH, &props_err);
+    bool id_ok = qos == 0 ? !pub->dup && pub->packet_id == 0 : qos <= 2 && pub->packet_id != 0;
+    if (props < 0 || props_err != 0 || !id_ok || topic_len == 0 ||
+        !len_ok(topic_len, pub->topic.data) || (pub->payload.data == NULL && payload_len != 0) ||
+        payload_len > MQTTPROTO_MAX_VARIABLE_INT) {
+        return encode_generic(pkt, o, buf, cap);
+    }
+    size_t id_len = qos != 0 ? 2u : 0u;
+    size_t body = 2 + topic_len + id_len + props_total_size((size_t)props) + payload_len;
+    size_t total = 1 + wire_vbi_size((uint32_t)body) + body;
+    if (body > MQTTPROTO_MAX_VARIABLE_INT || total > mqttproto_codec_max_size(o) || total > cap ||
+        wire_needs_exact_check((const uint8_t *)pub->topic.data, topic_len, true)) {
+        return encode_generic(pkt, o, buf, cap);
+    }
+    uint8_t *p = buf;
+    *p++ = publish_first_byte(pub);
+    p = wire_put_vbi(p, (uint32_t)body);
+    p = wire_put_bytes(p, pub->topic.data, topic_len);
     if (id_len != 0) {
         p = wire_put_u16(p, pub->packet_id);
     }
-    if (props == 0) {
-        *p++ = 0; /* [MQTT-2.2.2-1] */
-    } else {
-        p = mqttproto_props_write(&pub->properties, props, p);
+    p = mqttproto_props_write(&pub->properties, (size_t)props, p);
+    wire_copy_payload(p, pub->payload.data, payload_len);
+    return (ptrdiff_t)total;
+}
+
+/* CONNECT without properties or will, with a plain ASCII client id and user name. */
+MQTTPROTO_NOINLINE static ptrdiff_t encode_connect_fast(const mqttproto_packet *pkt,
+                                                        const mqttproto_codec_options *o,
+                                                        uint8_t *buf, size_t cap)
+{
+    const mqttproto_connect *c = &pkt->connect;
+    size_t id_len = c->client_id.len;
+    size_t user_len = c->has_username ? c->username.len : 0;
+    size_t pass_len = c->has_password ? c->password.len : 0;
+    if ((c->protocol_version != 0 && c->protocol_version != MQTTPROTO_PROTOCOL_V5) || c->has_will ||
+        c->properties.present != 0 || !len_ok(id_len, c->client_id.data) ||
+        (c->has_username && !len_ok(user_len, c->username.data)) ||
+        (c->has_password && !len_ok(pass_len, c->password.data))) {
+        return encode_generic(pkt, o, buf, cap);
     }
-    if (pub->payload.len > 0) {
-        memcpy(p, pub->payload.data, pub->payload.len);
+    /* At most 13 + 3 * 65,537 bytes: always under MQTTPROTO_MAX_VARIABLE_INT. */
+    size_t body =
+        13 + id_len + (c->has_username ? 2 + user_len : 0) + (c->has_password ? 2 + pass_len : 0);
+    size_t total = 1 + wire_vbi_size((uint32_t)body) + body;
+    if (total > mqttproto_codec_max_size(o) || total > cap ||
+        wire_needs_exact_check((const uint8_t *)c->client_id.data, id_len, false) ||
+        wire_needs_exact_check((const uint8_t *)c->username.data, user_len, false)) {
+        return encode_generic(pkt, o, buf, cap);
+    }
+    static const uint8_t protocol_name[6] = {0, 4, 'M', 'Q', 'T', 'T'};
+    uint8_t *p = buf;
+    *p++ = MQTTPROTO_PACKET_CONNECT << 4;
+    p = wire_put_vbi(p, (uint32_t)body);
+    memcpy(p, protocol_name, 6);
+    p += 6;
+    *p++ = MQTTPROTO_PROTOCOL_V5;
+    *p++ = (uint8_t)((c->clean_start ? 0x02u : 0u) | (c->has_username ? 0x80u : 0u) |
+                     (c->has_password ? 0x40u : 0u));
+    p = wire_put_u16(p, c->keep_alive);
+    *p++ = 0; /* the empty property block [MQTT-2.2.2-1] */
+    p = wire_put_bytes(p, c->client_id.data, id_len);
+    if (c->has_username) {
+        p = wire_put_bytes(p, c->username.data, user_len);
+    }
+    if (c->has_password) {
+        wire_put_bytes(p, c->password.data, pass_len);
     }
     return (ptrdiff_t)total;
 }
@@ -539,21 +708,13 @@ ptrdiff_t mqttproto_encode(const mqttproto_packet *pkt, const mqttproto_codec_op
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
     if (pkt->type == MQTTPROTO_PACKET_PUBLISH) {
-        return encode_publish(&pkt->publish, o, buf, cap);
+        if (pkt->publish.properties.present != 0) {
+            return encode_publish_props_fast(pkt, o, buf, cap);
+        }
+        return encode_publish_fast(pkt, o, buf, cap);
     }
-    struct layout l;
-    TRY(shape(pkt, &l));
-    ptrdiff_t total = total_size(&l, o);
-    if (total < 0) {
-        return total;
+    if (pkt->type == MQTTPROTO_PACKET_CONNECT) {
+        return encode_connect_fast(pkt, o, buf, cap);
     }
-    TRY(validate(pkt));
-    if ((size_t)total > cap) {
-        return MQTTPROTO_ERR_BUFFER_TOO_SMALL;
-    }
-    uint8_t *p = buf;
-    *p++ = first_byte(pkt);
-    p = wire_put_vbi(p, (uint32_t)l.remaining);
-    p = write_body(pkt, &l, p);
-    return p - buf;
+    return encode_generic(pkt, o, buf, cap);
 }

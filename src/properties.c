@@ -38,53 +38,69 @@ struct prop_def {
         ID] = {{MQTTPROTO_PROP_##ID, MQTTPROTO_PTYPE_##TYPE, (REPEAT) != 0, (CONTEXTS), #ID},      \
                (REPEAT),                                                                           \
                (RULE),                                                                             \
-               FIELD(F)}
+               FIELD(F)},
 
-static const struct prop_def props[64] = {
-    DEF(PAYLOAD_FORMAT_INDICATOR, BYTE, CTX_MESSAGE, 0, RULE_BOOLEAN, payload_format_indicator),
-    DEF(MESSAGE_EXPIRY_INTERVAL, FOUR_BYTE_INT, CTX_MESSAGE, 0, RULE_ANY, message_expiry_interval),
-    DEF(CONTENT_TYPE, UTF8_STRING, CTX_MESSAGE, 0, RULE_ANY, content_type),
-    DEF(RESPONSE_TOPIC, UTF8_STRING, CTX_MESSAGE, 0, RULE_TOPIC_NAME, response_topic),
-    DEF(CORRELATION_DATA, BINARY, CTX_MESSAGE, 0, RULE_ANY, correlation_data),
-    DEF(SUBSCRIPTION_IDENTIFIER, VARIABLE_INT, CTX(PUBLISH) | CTX(SUBSCRIBE), CTX(PUBLISH),
-        RULE_NONZERO, subscription_identifier),
-    DEF(SESSION_EXPIRY_INTERVAL, FOUR_BYTE_INT, CTX(CONNECT) | CTX(CONNACK) | CTX(DISCONNECT), 0,
-        RULE_ANY, session_expiry_interval),
-    DEF(ASSIGNED_CLIENT_IDENTIFIER, UTF8_STRING, CTX(CONNACK), 0, RULE_ANY,
-        assigned_client_identifier),
-    DEF(SERVER_KEEP_ALIVE, TWO_BYTE_INT, CTX(CONNACK), 0, RULE_ANY, server_keep_alive),
-    DEF(AUTHENTICATION_METHOD, UTF8_STRING, CTX(CONNECT) | CTX(CONNACK) | CTX(AUTH), 0, RULE_ANY,
-        authentication_method),
-    DEF(AUTHENTICATION_DATA, BINARY, CTX(CONNECT) | CTX(CONNACK) | CTX(AUTH), 0, RULE_ANY,
-        authentication_data),
-    DEF(REQUEST_PROBLEM_INFORMATION, BYTE, CTX(CONNECT), 0, RULE_BOOLEAN,
-        request_problem_information),
-    DEF(WILL_DELAY_INTERVAL, FOUR_BYTE_INT, CTX_WILL, 0, RULE_ANY, will_delay_interval),
-    DEF(REQUEST_RESPONSE_INFORMATION, BYTE, CTX(CONNECT), 0, RULE_BOOLEAN,
-        request_response_information),
-    DEF(RESPONSE_INFORMATION, UTF8_STRING, CTX(CONNACK), 0, RULE_ANY, response_information),
-    DEF(SERVER_REFERENCE, UTF8_STRING, CTX(CONNACK) | CTX(DISCONNECT), 0, RULE_ANY,
-        server_reference),
-    DEF(REASON_STRING, UTF8_STRING,
-        CTX(CONNACK) | CTX_ACKS | CTX(SUBACK) | CTX(UNSUBACK) | CTX(DISCONNECT) | CTX(AUTH), 0,
-        RULE_ANY, reason_string),
-    DEF(RECEIVE_MAXIMUM, TWO_BYTE_INT, CTX(CONNECT) | CTX(CONNACK), 0, RULE_NONZERO,
-        receive_maximum),
-    DEF(TOPIC_ALIAS_MAXIMUM, TWO_BYTE_INT, CTX(CONNECT) | CTX(CONNACK), 0, RULE_ANY,
-        topic_alias_maximum),
-    DEF(TOPIC_ALIAS, TWO_BYTE_INT, CTX(PUBLISH), 0, RULE_TOPIC_ALIAS, topic_alias),
-    DEF(MAXIMUM_QOS, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN, maximum_qos),
-    DEF(RETAIN_AVAILABLE, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN, retain_available),
-    DEF(USER_PROPERTY, UTF8_PAIR, CTX_ALL, CTX_ALL, RULE_ANY, user_properties),
-    DEF(MAXIMUM_PACKET_SIZE, FOUR_BYTE_INT, CTX(CONNECT) | CTX(CONNACK), 0, RULE_NONZERO,
-        maximum_packet_size),
-    DEF(WILDCARD_SUBSCRIPTION_AVAILABLE, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN,
-        wildcard_subscription_available),
-    DEF(SUBSCRIPTION_IDENTIFIER_AVAILABLE, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN,
-        subscription_identifier_available),
-    DEF(SHARED_SUBSCRIPTION_AVAILABLE, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN,
-        shared_subscription_available),
-};
+/* Identifier, wire type, contexts, contexts in which it repeats, value rule,
+   field. */
+#define PROPERTY_TABLE(X)                                                                          \
+    X(PAYLOAD_FORMAT_INDICATOR, BYTE, CTX_MESSAGE, 0, RULE_BOOLEAN, payload_format_indicator)      \
+    X(MESSAGE_EXPIRY_INTERVAL, FOUR_BYTE_INT, CTX_MESSAGE, 0, RULE_ANY, message_expiry_interval)   \
+    X(CONTENT_TYPE, UTF8_STRING, CTX_MESSAGE, 0, RULE_ANY, content_type)                           \
+    X(RESPONSE_TOPIC, UTF8_STRING, CTX_MESSAGE, 0, RULE_TOPIC_NAME, response_topic)                \
+    X(CORRELATION_DATA, BINARY, CTX_MESSAGE, 0, RULE_ANY, correlation_data)                        \
+    X(SUBSCRIPTION_IDENTIFIER, VARIABLE_INT, CTX(PUBLISH) | CTX(SUBSCRIBE), CTX(PUBLISH),          \
+      RULE_NONZERO, subscription_identifier)                                                       \
+    X(SESSION_EXPIRY_INTERVAL, FOUR_BYTE_INT, CTX(CONNECT) | CTX(CONNACK) | CTX(DISCONNECT), 0,    \
+      RULE_ANY, session_expiry_interval)                                                           \
+    X(ASSIGNED_CLIENT_IDENTIFIER, UTF8_STRING, CTX(CONNACK), 0, RULE_ANY,                          \
+      assigned_client_identifier)                                                                  \
+    X(SERVER_KEEP_ALIVE, TWO_BYTE_INT, CTX(CONNACK), 0, RULE_ANY, server_keep_alive)               \
+    X(AUTHENTICATION_METHOD, UTF8_STRING, CTX(CONNECT) | CTX(CONNACK) | CTX(AUTH), 0, RULE_ANY,    \
+      authentication_method)                                                                       \
+    X(AUTHENTICATION_DATA, BINARY, CTX(CONNECT) | CTX(CONNACK) | CTX(AUTH), 0, RULE_ANY,           \
+      authentication_data)                                                                         \
+    X(REQUEST_PROBLEM_INFORMATION, BYTE, CTX(CONNECT), 0, RULE_BOOLEAN,                            \
+      request_problem_information)                                                                 \
+    X(WILL_DELAY_INTERVAL, FOUR_BYTE_INT, CTX_WILL, 0, RULE_ANY, will_delay_interval)              \
+    X(REQUEST_RESPONSE_INFORMATION, BYTE, CTX(CONNECT), 0, RULE_BOOLEAN,                           \
+      request_response_information)                                                                \
+    X(RESPONSE_INFORMATION, UTF8_STRING, CTX(CONNACK), 0, RULE_ANY, response_information)          \
+    X(SERVER_REFERENCE, UTF8_STRING, CTX(CONNACK) | CTX(DISCONNECT), 0, RULE_ANY,                  \
+      server_reference)                                                                            \
+    X(REASON_STRING, UTF8_STRING,                                                                  \
+      CTX(CONNACK) | CTX_ACKS | CTX(SUBACK) | CTX(UNSUBACK) | CTX(DISCONNECT) | CTX(AUTH), 0,      \
+      RULE_ANY, reason_string)                                                                     \
+    X(RECEIVE_MAXIMUM, TWO_BYTE_INT, CTX(CONNECT) | CTX(CONNACK), 0, RULE_NONZERO,                 \
+      receive_maximum)                                                                             \
+    X(TOPIC_ALIAS_MAXIMUM, TWO_BYTE_INT, CTX(CONNECT) | CTX(CONNACK), 0, RULE_ANY,                 \
+      topic_alias_maximum)                                                                         \
+    X(TOPIC_ALIAS, TWO_BYTE_INT, CTX(PUBLISH), 0, RULE_TOPIC_ALIAS, topic_alias)                   \
+    X(MAXIMUM_QOS, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN, maximum_qos)                               \
+    X(RETAIN_AVAILABLE, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN, retain_available)                     \
+    X(USER_PROPERTY, UTF8_PAIR, CTX_ALL, CTX_ALL, RULE_ANY, user_properties)                       \
+    X(MAXIMUM_PACKET_SIZE, FOUR_BYTE_INT, CTX(CONNECT) | CTX(CONNACK), 0, RULE_NONZERO,            \
+      maximum_packet_size)                                                                         \
+    X(WILDCARD_SUBSCRIPTION_AVAILABLE, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN,                        \
+      wildcard_subscription_available)                                                             \
+    X(SUBSCRIPTION_IDENTIFIER_AVAILABLE, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN,                      \
+      subscription_identifier_available)                                                           \
+    X(SHARED_SUBSCRIPTION_AVAILABLE, BYTE, CTX(CONNACK), 0, RULE_BOOLEAN,                          \
+      shared_subscription_available)
+
+static const struct prop_def props[64] = {PROPERTY_TABLE(DEF)};
+
+/*
+ * A switch on the identifier with one case per property, each handing its
+ * table entry to an always-inlined handler: the entry is then a constant,
+ * so the handler's tests on type, contexts and rule fold away, and the
+ * walks pay one indirect jump per property instead of table look-ups.
+ * Used by the hot walks (decoding, sizing, writing), each defining
+ * PROPERTY_HANDLER(d, id) around its switch.
+ */
+#define PROPERTY_CASE(ID, TYPE, CONTEXTS, REPEAT, RULE, F)                                         \
+    case MQTTPROTO_PROP_##ID:                                                                      \
+        PROPERTY_HANDLER(&props[MQTTPROTO_PROP_##ID], MQTTPROTO_PROP_##ID);                        \
+        break;
 
 static inline const struct prop_def *prop_def(unsigned id)
 {
@@ -169,6 +185,151 @@ static inline int read_lenbytes(const uint8_t **pp, const uint8_t *end, const ui
     return 0;
 }
 
+/* Read a User Property's name and value (two length-prefixed strings) within end. */
+static inline int read_pair(const uint8_t **pp, const uint8_t *end, mqttproto_user_property *up)
+{
+    const uint8_t *name, *value;
+    size_t name_len, value_len;
+    int r = read_lenbytes(pp, end, &name, &name_len);
+    if (r == 0) {
+        r = read_lenbytes(pp, end, &value, &value_len);
+    }
+    if (r != 0) {
+        return r;
+    }
+    up->name.data = (const char *)name;
+    up->name.len = name_len;
+    up->value.data = (const char *)value;
+    up->value.len = value_len;
+    return 0;
+}
+
+/*
+ * Both halves of a User Property are UTF-8 strings [MQTT-1.5.7-1]. The
+ * fast path looks at both before its one branch; the exact check, name
+ * first, runs only when it finds a byte that needs it.
+ */
+static inline int check_pair(const mqttproto_user_property *up)
+{
+    const uint8_t *name = (const uint8_t *)up->name.data;
+    const uint8_t *value = (const uint8_t *)up->value.data;
+    unsigned suspect = (unsigned)wire_needs_exact_check(name, up->name.len, false) |
+                       (unsigned)wire_needs_exact_check(value, up->value.len, false);
+    if (MQTTPROTO_LIKELY(suspect == 0)) {
+        return 0;
+    }
+    int r = mqttproto_utf8_validate_slow(name, up->name.len);
+    return r != 0 ? r : mqttproto_utf8_validate_slow(value, up->value.len);
+}
+
+/* A caller's string view with no bytes behind it is refused, not read. */
+static inline bool view_unreadable(const void *data, size_t len)
+{
+    return data == NULL && len != 0;
+}
+
+/*
+ * Decode one property other than the User Property, d its table entry: its
+ * context, repetition, wire type and value rule. *subid_count counts the
+ * Subscription Identifiers. Returns 0 or an error.
+ */
+static MQTTPROTO_ALWAYS_INLINE int decode_property(const struct prop_def *d, unsigned id,
+                                                   const uint8_t **pp, const uint8_t *block_end,
+                                                   uint32_t ctx_bit, uint64_t present,
+                                                   size_t *subid_count, mqttproto_properties *out)
+{
+    if ((d->info.contexts & ctx_bit) == 0) {
+        return MQTTPROTO_ERR_PROPERTY_NOT_ALLOWED;
+    }
+    if ((present & MQTTPROTO_PROP_BIT(id)) != 0 && (d->repeat_contexts & ctx_bit) == 0) {
+        return MQTTPROTO_ERR_DUPLICATE_PROPERTY;
+    }
+    const uint8_t *p = *pp;
+    int r = 0;
+    uint32_t v = 0;
+    switch (d->info.type) {
+    case MQTTPROTO_PTYPE_BYTE:
+        if (p >= block_end) {
+            return MQTTPROTO_ERR_TRUNCATED;
+        }
+        v = *p++;
+        *FIELD_PTR(uint8_t, out, d) = (uint8_t)v;
+        r = check_int_rule(d, v);
+        break;
+    case MQTTPROTO_PTYPE_TWO_BYTE_INT:
+        if (block_end - p < 2) {
+            return MQTTPROTO_ERR_TRUNCATED;
+        }
+        v = wire_get_u16(p);
+        p += 2;
+        *FIELD_PTR(uint16_t, out, d) = (uint16_t)v;
+        r = check_int_rule(d, v);
+        break;
+    case MQTTPROTO_PTYPE_FOUR_BYTE_INT:
+        if (block_end - p < 4) {
+            return MQTTPROTO_ERR_TRUNCATED;
+        }
+        v = wire_get_u32(p);
+        p += 4;
+        *FIELD_PTR(uint32_t, out, d) = v;
+        r = check_int_rule(d, v);
+        break;
+    case MQTTPROTO_PTYPE_VARIABLE_INT: {
+        int n = wire_get_vbi(p, (size_t)(block_end - p), &v);
+        if (n <= 0) {
+            return n == 0 ? MQTTPROTO_ERR_TRUNCATED : n;
+        }
+        p += n;
+        if ((*subid_count)++ == 0) {
+            *FIELD_PTR(uint32_t, out, d) = v;
+        }
+        r = check_int_rule(d, v);
+        break;
+    }
+    case MQTTPROTO_PTYPE_UTF8_PAIR: /* decoded by the caller, not here */
+        break;
+    default: { /* UTF-8 string or binary data */
+        const uint8_t *data;
+        size_t len;
+        r = read_lenbytes(&p, block_end, &data, &len);
+        if (r != 0) {
+            return r;
+        }
+        if (d->info.type == MQTTPROTO_PTYPE_UTF8_STRING) {
+            r = check_string(d, (const char *)data, len);
+            mqttproto_str *s = FIELD_PTR(mqttproto_str, out, d);
+            s->data = (const char *)data;
+            s->len = len;
+        } else {
+            mqttproto_bin *b = FIELD_PTR(mqttproto_bin, out, d);
+            b->data = data;
+            b->len = len;
+        }
+        break;
+    }
+    }
+    *pp = p;
+    return r;
+}
+
+/* Any property but the User Property, by its identifier: an unknown one is
+   refused, a known one decoded with its constant table entry. */
+static inline int decode_table_property(unsigned id, const uint8_t **pp, const uint8_t *block_end,
+                                        uint32_t ctx_bit, uint64_t present, size_t *subid_count,
+                                        mqttproto_properties *out)
+{
+    int r;
+    switch (id) {
+#define PROPERTY_HANDLER(d, id)                                                                    \
+    r = decode_property(d, id, pp, block_end, ctx_bit, present, subid_count, out)
+        PROPERTY_TABLE(PROPERTY_CASE)
+#undef PROPERTY_HANDLER
+    default:
+        return MQTTPROTO_ERR_UNKNOWN_PROPERTY;
+    }
+    return r;
+}
+
 ptrdiff_t mqttproto_props_decode(const uint8_t *p, const uint8_t *end, int context,
                                  uint32_t max_user_properties, mqttproto_properties *out)
 {
@@ -184,6 +345,7 @@ ptrdiff_t mqttproto_props_decode(const uint8_t *p, const uint8_t *end, int conte
     }
     const uint8_t *block_end = p + block_len;
     const uint32_t ctx_bit = 1u << context;
+    const size_t user_limit = max_user_properties != 0 ? max_user_properties : SIZE_MAX;
     uint64_t present = 0;
     size_t user_count = 0;
     size_t subid_count = 0;
@@ -197,102 +359,27 @@ ptrdiff_t mqttproto_props_decode(const uint8_t *p, const uint8_t *end, int conte
         /* Identifiers are VBIs, but every defined one fits one byte: a byte
            with the continuation bit can only start an unknown identifier. */
         unsigned id = *p++;
-        const struct prop_def *d = prop_def(id);
-        if (d == NULL) {
-            return MQTTPROTO_ERR_UNKNOWN_PROPERTY;
-        }
-        if ((d->info.contexts & ctx_bit) == 0) {
-            return MQTTPROTO_ERR_PROPERTY_NOT_ALLOWED;
-        }
-        const uint64_t bit = MQTTPROTO_PROP_BIT(id);
-        if ((present & bit) != 0 && (d->repeat_contexts & ctx_bit) == 0) {
-            return MQTTPROTO_ERR_DUPLICATE_PROPERTY;
-        }
-        int r = 0;
-        uint32_t v = 0;
-        switch (d->info.type) {
-        case MQTTPROTO_PTYPE_BYTE:
-            if (p >= block_end) {
-                return MQTTPROTO_ERR_TRUNCATED;
-            }
-            v = *p++;
-            *FIELD_PTR(uint8_t, out, d) = (uint8_t)v;
-            r = check_int_rule(d, v);
-            break;
-        case MQTTPROTO_PTYPE_TWO_BYTE_INT:
-            if (block_end - p < 2) {
-                return MQTTPROTO_ERR_TRUNCATED;
-            }
-            v = wire_get_u16(p);
-            p += 2;
-            *FIELD_PTR(uint16_t, out, d) = (uint16_t)v;
-            r = check_int_rule(d, v);
-            break;
-        case MQTTPROTO_PTYPE_FOUR_BYTE_INT:
-            if (block_end - p < 4) {
-                return MQTTPROTO_ERR_TRUNCATED;
-            }
-            v = wire_get_u32(p);
-            p += 4;
-            *FIELD_PTR(uint32_t, out, d) = v;
-            r = check_int_rule(d, v);
-            break;
-        case MQTTPROTO_PTYPE_VARIABLE_INT:
-            n = wire_get_vbi(p, (size_t)(block_end - p), &v);
-            if (n <= 0) {
-                return n == 0 ? MQTTPROTO_ERR_TRUNCATED : n;
-            }
-            p += n;
-            if (subid_count++ == 0) {
-                *FIELD_PTR(uint32_t, out, d) = v;
-            }
-            r = check_int_rule(d, v);
-            break;
-        case MQTTPROTO_PTYPE_UTF8_STRING:
-        case MQTTPROTO_PTYPE_BINARY: {
-            const uint8_t *data;
-            size_t len;
-            r = read_lenbytes(&p, block_end, &data, &len);
+        int r;
+        if (id == MQTTPROTO_PROP_USER_PROPERTY) {
+            /* The property most often repeated, decoded without the table:
+               its entry allows it, and its repetition, in every context
+               (CTX_ALL in both columns), so there is nothing to look up. */
+            mqttproto_user_property up;
+            r = read_pair(&p, block_end, &up);
             if (r != 0) {
                 return r;
             }
-            if (d->info.type == MQTTPROTO_PTYPE_UTF8_STRING) {
-                r = check_string(d, (const char *)data, len);
-                mqttproto_str *s = FIELD_PTR(mqttproto_str, out, d);
-                s->data = (const char *)data;
-                s->len = len;
-            } else {
-                mqttproto_bin *b = FIELD_PTR(mqttproto_bin, out, d);
-                b->data = data;
-                b->len = len;
-            }
-            break;
-        }
-        default: { /* MQTTPROTO_PTYPE_UTF8_PAIR: the User Property */
-            const uint8_t *name, *value;
-            size_t name_len, value_len;
-            r = read_lenbytes(&p, block_end, &name, &name_len);
-            if (r == 0) {
-                r = read_lenbytes(&p, block_end, &value, &value_len);
-            }
-            if (r != 0) {
-                return r;
-            }
-            /* Both halves are UTF-8 strings [MQTT-1.5.7-1]. */
-            r = mqttproto_utf8_validate(name, name_len);
-            if (r == 0) {
-                r = mqttproto_utf8_validate(value, value_len);
-            }
-            if (++user_count > max_user_properties && max_user_properties != 0) {
+            r = check_pair(&up);
+            if (++user_count > user_limit) {
                 return MQTTPROTO_ERR_TOO_MANY_PROPERTIES;
             }
-            break;
-        }
+        } else {
+            r = decode_table_property(id, &p, block_end, ctx_bit, present, &subid_count, out);
         }
         if (r != 0) {
             return r;
         }
-        present |= bit;
+        present |= MQTTPROTO_PROP_BIT(id);
     }
     out->present = present;
     out->user_property_count = user_count;
@@ -300,107 +387,149 @@ ptrdiff_t mqttproto_props_decode(const uint8_t *p, const uint8_t *end, int conte
     return p - start;
 }
 
-/* Size of one property's value on the wire. */
-static size_t value_size(const struct prop_def *d, const mqttproto_properties *p)
+/*
+ * The size of the value of an entry with identifier id whose value starts
+ * at v, with avail bytes left in the block; 0 when the identifier is
+ * unknown or the value runs past the block (no value is empty).
+ * Bounds-checked, so a block that was not produced by the decoder cannot
+ * make the iterators read out of range.
+ */
+static MQTTPROTO_ALWAYS_INLINE size_t value_size_of(const struct prop_def *d, const uint8_t *v,
+                                                    size_t avail)
 {
+    size_t n;
     switch (d->info.type) {
     case MQTTPROTO_PTYPE_BYTE:
-        return 1;
+        n = 1;
+        break;
     case MQTTPROTO_PTYPE_TWO_BYTE_INT:
-        return 2;
+        n = 2;
+        break;
     case MQTTPROTO_PTYPE_FOUR_BYTE_INT:
-        return 4;
-    case MQTTPROTO_PTYPE_UTF8_STRING:
-        return 2 + CFIELD_PTR(mqttproto_str, p, d)->len;
-    case MQTTPROTO_PTYPE_BINARY:
-        return 2 + CFIELD_PTR(mqttproto_bin, p, d)->len;
-    default:
-        return 0; /* the repeatable ones are sized apart */
+        n = 4;
+        break;
+    case MQTTPROTO_PTYPE_VARIABLE_INT: {
+        uint32_t ignored;
+        int k = wire_get_vbi(v, avail, &ignored);
+        return k > 0 ? (size_t)k : 0;
     }
+    case MQTTPROTO_PTYPE_UTF8_PAIR:
+        if (avail < 4) {
+            return 0;
+        }
+        n = 2u + wire_get_u16(v);
+        if (avail - 2 < n) {
+            return 0;
+        }
+        n += 2u + wire_get_u16(v + n);
+        break;
+    default: /* UTF-8 string or binary data */
+        if (avail < 2) {
+            return 0;
+        }
+        n = 2u + wire_get_u16(v);
+        break;
+    }
+    return n <= avail ? n : 0;
+}
+
+static inline size_t entry_value_size(unsigned id, const uint8_t *v, size_t avail)
+{
+    size_t n;
+    switch (id) {
+#define PROPERTY_HANDLER(d, id) n = value_size_of(d, v, avail)
+        PROPERTY_TABLE(PROPERTY_CASE)
+#undef PROPERTY_HANDLER
+    default:
+        return 0;
+    }
+    return n;
 }
 
 /*
- * Walk the entries of a decoded block, returning the next entry whose id is
- * want: *cursor is a byte offset into wire. Bounds-checked, so a block that
- * was not produced by the decoder cannot make it read out of range.
+ * Walk the entries of a decoded block from *cursor, a byte offset into
+ * wire, to the next one whose identifier is want; set [*value, *value_end)
+ * to its value and move *cursor past it.
  */
-static bool wire_next_entry(mqttproto_bin wire, size_t *cursor, unsigned want,
-                            const uint8_t **value, const uint8_t **value_end)
+static inline bool wire_next_entry(const mqttproto_properties *p, size_t *cursor, unsigned want,
+                                   const uint8_t **value, const uint8_t **value_end)
 {
-    if (wire.data == NULL || *cursor >= wire.len) {
+    const uint8_t *base = p->wire.data;
+    size_t len = p->wire.len;
+    size_t c = *cursor;
+    if (base == NULL) {
         return false;
     }
-    const uint8_t *p = wire.data + *cursor;
-    const uint8_t *end = wire.data + wire.len;
-    if (want == MQTTPROTO_PROP_USER_PROPERTY && end - p >= 5 && *p == want) {
-        /* Consecutive user properties, the usual layout: no table walk. */
-        size_t room = (size_t)(end - p) - 5;
-        size_t name_len = wire_get_u16(p + 1);
-        if (name_len <= room) {
-            size_t value_len = wire_get_u16(p + 3 + name_len);
-            if (value_len <= room - name_len) {
-                *value = p + 1;
-                *value_end = p + 5 + name_len + value_len;
-                *cursor = (size_t)(*value_end - wire.data);
-                return true;
-            }
-        }
-        return false;
-    }
-    while (p < end) {
-        unsigned id = *p++;
-        const struct prop_def *d = prop_def(id);
-        if (d == NULL) {
+    while (c < len) {
+        unsigned id = base[c];
+        size_t n = entry_value_size(id, base + c + 1, len - c - 1);
+        if (n == 0) {
             return false;
         }
-        const uint8_t *v = p;
-        size_t n;
-        uint32_t ignored;
-        switch (d->info.type) {
-        case MQTTPROTO_PTYPE_BYTE:
-        case MQTTPROTO_PTYPE_TWO_BYTE_INT:
-        case MQTTPROTO_PTYPE_FOUR_BYTE_INT:
-            n = d->info.type == MQTTPROTO_PTYPE_BYTE           ? 1u
-                : d->info.type == MQTTPROTO_PTYPE_TWO_BYTE_INT ? 2u
-                                                               : 4u;
-            break;
-        case MQTTPROTO_PTYPE_VARIABLE_INT: {
-            int k = wire_get_vbi(p, (size_t)(end - p), &ignored);
-            if (k <= 0) {
-                return false;
-            }
-            n = (size_t)k;
-            break;
-        }
-        case MQTTPROTO_PTYPE_UTF8_PAIR:
-            if (end - p < 2 || (size_t)(end - p) - 2 < wire_get_u16(p)) {
-                return false;
-            }
-            n = 2u + wire_get_u16(p);
-            if ((size_t)(end - p) - n < 2 || (size_t)(end - p) - n - 2 < wire_get_u16(p + n)) {
-                return false;
-            }
-            n += 2u + wire_get_u16(p + n);
-            break;
-        default:
-            if (end - p < 2) {
-                return false;
-            }
-            n = 2u + wire_get_u16(p);
-            break;
-        }
-        if ((size_t)(end - p) < n) {
-            return false;
-        }
-        p += n;
         if (id == want) {
-            *value = v;
-            *value_end = p;
-            *cursor = (size_t)(p - wire.data);
+            *value = base + c + 1;
+            *value_end = base + c + 1 + n;
+            *cursor = c + 1 + n;
             return true;
         }
+        c += 1 + n;
     }
     return false;
+}
+
+/* A User Property's name and value from its entry's value at v, which
+   entry_value_size() found to be n bytes long. */
+static inline void pair_from_value(const uint8_t *v, size_t n, mqttproto_user_property *out)
+{
+    size_t name_len = wire_get_u16(v);
+    out->name.data = (const char *)v + 2;
+    out->name.len = name_len;
+    out->value.data = (const char *)v + 4 + name_len;
+    out->value.len = n - 4 - name_len;
+}
+
+/* The User Properties iterator past other entries: out of line, so that
+   the usual call, on an entry that is a User Property, saves nothing. */
+MQTTPROTO_NOINLINE static bool user_properties_walk_next(const mqttproto_properties *p,
+                                                         size_t *cursor,
+                                                         mqttproto_user_property *out)
+{
+    const uint8_t *v, *v_end;
+    if (!wire_next_entry(p, cursor, MQTTPROTO_PROP_USER_PROPERTY, &v, &v_end)) {
+        return false;
+    }
+    pair_from_value(v, (size_t)(v_end - v), out);
+    return true;
+}
+
+/* mqttproto_user_properties_next() once its arguments are known good. */
+static inline bool user_properties_next(const mqttproto_properties *p, size_t *cursor,
+                                        mqttproto_user_property *out)
+{
+    size_t c = *cursor;
+    if (p->user_properties != NULL) {
+        if (c >= p->user_property_count) {
+            return false;
+        }
+        *out = p->user_properties[c];
+        *cursor = c + 1;
+        return true;
+    }
+    const uint8_t *base = p->wire.data;
+    size_t len = p->wire.len;
+    if (base == NULL || c >= len) {
+        return false;
+    }
+    if (base[c] == MQTTPROTO_PROP_USER_PROPERTY) { /* consecutive ones, the usual layout */
+        size_t n = entry_value_size(MQTTPROTO_PROP_USER_PROPERTY, base + c + 1, len - c - 1);
+        if (n == 0) {
+            return false;
+        }
+        pair_from_value(base + c + 1, n, out);
+        *cursor = c + 1 + n;
+        return true;
+    }
+    return user_properties_walk_next(p, cursor, out);
 }
 
 bool mqttproto_user_properties_next(const mqttproto_properties *p, size_t *cursor,
@@ -409,23 +538,7 @@ bool mqttproto_user_properties_next(const mqttproto_properties *p, size_t *curso
     if (p == NULL || cursor == NULL || out == NULL) {
         return false;
     }
-    if (p->user_properties != NULL) {
-        if (*cursor >= p->user_property_count) {
-            return false;
-        }
-        *out = p->user_properties[(*cursor)++];
-        return true;
-    }
-    const uint8_t *v, *v_end;
-    if (!wire_next_entry(p->wire, cursor, MQTTPROTO_PROP_USER_PROPERTY, &v, &v_end)) {
-        return false;
-    }
-    size_t name_len = wire_get_u16(v);
-    out->name.data = (const char *)v + 2;
-    out->name.len = name_len;
-    out->value.data = (const char *)v + 4 + name_len;
-    out->value.len = wire_get_u16(v + 2 + name_len);
-    return true;
+    return user_properties_next(p, cursor, out);
 }
 
 bool mqttproto_subscription_identifiers_next(const mqttproto_properties *p, size_t *cursor,
@@ -451,7 +564,7 @@ bool mqttproto_subscription_identifiers_next(const mqttproto_properties *p, size
         return false;
     }
     const uint8_t *v, *v_end;
-    if (!wire_next_entry(p->wire, cursor, MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER, &v, &v_end)) {
+    if (!wire_next_entry(p, cursor, MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER, &v, &v_end)) {
         return false;
     }
     return wire_get_vbi(v, (size_t)(v_end - v), out) > 0;
@@ -465,32 +578,65 @@ static inline unsigned next_bit(uint64_t *mask)
     return id;
 }
 
-/* The User Properties size on the wire, either form. */
-static ptrdiff_t user_properties_size(const mqttproto_properties *p)
+/*
+ * The User Properties, either form: their size on the wire, or a shape
+ * error; with check, *check_err receives the first UTF-8 error of a pair
+ * (0 when there is none). Sizing and checking share one walk.
+ */
+/* The User Properties of a decoded block, read back through the iterator.
+   Out of line: the caller's array is the usual form when encoding. */
+MQTTPROTO_NOINLINE static ptrdiff_t wire_user_properties_walk(const mqttproto_properties *p,
+                                                              bool check, int *check_err)
 {
     size_t total = 0;
-    if (p->user_properties != NULL) {
-        for (size_t i = 0; i < p->user_property_count; i++) {
-            const mqttproto_user_property *up = &p->user_properties[i];
-            if (up->name.len > 65535 || up->value.len > 65535) {
-                return MQTTPROTO_ERR_STRING_TOO_LONG;
-            }
-            total += 5 + up->name.len + up->value.len;
-        }
-        return total > MQTTPROTO_MAX_VARIABLE_INT ? MQTTPROTO_ERR_VALUE_TOO_LARGE
-                                                  : (ptrdiff_t)total;
-    }
+    int err = 0;
     size_t cursor = 0;
     mqttproto_user_property up;
     size_t seen = 0;
-    while (mqttproto_user_properties_next(p, &cursor, &up)) {
+    while (user_properties_next(p, &cursor, &up)) {
         total += 5 + up.name.len + up.value.len;
         seen++;
+        if (check && err == 0) {
+            err = check_pair(&up);
+        }
     }
     if (seen != p->user_property_count) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
-    return total > MQTTPROTO_MAX_VARIABLE_INT ? MQTTPROTO_ERR_VALUE_TOO_LARGE : (ptrdiff_t)total;
+    if (total > MQTTPROTO_MAX_VARIABLE_INT) {
+        return MQTTPROTO_ERR_VALUE_TOO_LARGE;
+    }
+    *check_err = err;
+    return (ptrdiff_t)total;
+}
+
+static inline ptrdiff_t user_properties_walk(const mqttproto_properties *p, bool check,
+                                             int *check_err)
+{
+    if (p->user_properties == NULL) {
+        return wire_user_properties_walk(p, check, check_err);
+    }
+    size_t total = 0;
+    int err = 0;
+    const mqttproto_user_property *up = p->user_properties;
+    const mqttproto_user_property *up_end = up + p->user_property_count;
+    for (; up < up_end; up++) {
+        if (up->name.len > 65535 || up->value.len > 65535) {
+            return MQTTPROTO_ERR_STRING_TOO_LONG;
+        }
+        total += 5 + up->name.len + up->value.len;
+        if (check && err == 0) {
+            err = view_unreadable(up->name.data, up->name.len) ||
+                          view_unreadable(up->value.data, up->value.len)
+                      ? MQTTPROTO_ERR_INVALID_ARGUMENT
+                      : check_pair(up);
+        }
+    }
+    if (total > MQTTPROTO_MAX_VARIABLE_INT) {
+        return MQTTPROTO_ERR_VALUE_TOO_LARGE;
+    }
+    *check_err = err;
+    return (ptrdiff_t)total;
 }
 
 static ptrdiff_t subscription_identifiers_size(const mqttproto_properties *p)
@@ -505,77 +651,6 @@ static ptrdiff_t subscription_identifiers_size(const mqttproto_properties *p)
         total += 1 + wire_vbi_size(id);
     }
     return (ptrdiff_t)total;
-}
-
-ptrdiff_t mqttproto_props_size(const mqttproto_properties *p, int context)
-{
-    uint64_t present = p->present;
-    if (present == 0) {
-        return 0;
-    }
-    const uint32_t ctx_bit = 1u << context;
-    size_t total = 0;
-    for (uint64_t m = present; m != 0;) {
-        unsigned id = next_bit(&m);
-        const struct prop_def *d = prop_def(id);
-        if (d == NULL) {
-            return MQTTPROTO_ERR_UNKNOWN_PROPERTY;
-        }
-        if ((d->info.contexts & ctx_bit) == 0) {
-            return MQTTPROTO_ERR_PROPERTY_NOT_ALLOWED;
-        }
-        ptrdiff_t extra;
-        if (id == MQTTPROTO_PROP_USER_PROPERTY) {
-            extra = user_properties_size(p);
-        } else if (id == MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER) {
-            extra = subscription_identifiers_size(p);
-        } else {
-            size_t n = value_size(d, p);
-            if (n > 65537) {
-                return MQTTPROTO_ERR_STRING_TOO_LONG;
-            }
-            extra = (ptrdiff_t)(1 + n);
-        }
-        if (extra < 0) {
-            return extra;
-        }
-        total += (size_t)extra;
-    }
-    if (total > MQTTPROTO_MAX_VARIABLE_INT) {
-        return MQTTPROTO_ERR_VALUE_TOO_LARGE;
-    }
-    return (ptrdiff_t)total;
-}
-
-static inline int validate_pair(const mqttproto_user_property *up)
-{
-    int r = mqttproto_utf8_validate((const uint8_t *)up->name.data, up->name.len);
-    if (r == 0) {
-        r = mqttproto_utf8_validate((const uint8_t *)up->value.data, up->value.len);
-    }
-    return r; /* [MQTT-1.5.7-1] */
-}
-
-static int validate_user_properties(const mqttproto_properties *p)
-{
-    if (p->user_properties != NULL) {
-        for (size_t i = 0; i < p->user_property_count; i++) {
-            int r = validate_pair(&p->user_properties[i]);
-            if (r != 0) {
-                return r;
-            }
-        }
-        return 0;
-    }
-    size_t cursor = 0;
-    mqttproto_user_property up;
-    while (mqttproto_user_properties_next(p, &cursor, &up)) {
-        int r = validate_pair(&up);
-        if (r != 0) {
-            return r;
-        }
-    }
-    return 0;
 }
 
 static int validate_subscription_identifiers(const mqttproto_properties *p, int context)
@@ -595,44 +670,184 @@ static int validate_subscription_identifiers(const mqttproto_properties *p, int 
     return 0;
 }
 
-int mqttproto_props_validate(const mqttproto_properties *p, int context)
+/* A string or binary property: its size on the wire, or STRING_TOO_LONG. */
+static inline ptrdiff_t lenbytes_size(size_t len)
 {
+    return len > 65535 ? MQTTPROTO_ERR_STRING_TOO_LONG : (ptrdiff_t)(3 + len);
+}
+
+/*
+ * One property of props_walk(): the size of its entries on the wire or a
+ * shape error; with c, its first content error goes to *e.
+ */
+static MQTTPROTO_ALWAYS_INLINE ptrdiff_t walk_property(const struct prop_def *d,
+                                                       const mqttproto_properties *p, int context,
+                                                       uint32_t ctx_bit, bool c, int *e)
+{
+    if ((d->info.contexts & ctx_bit) == 0) {
+        return MQTTPROTO_ERR_PROPERTY_NOT_ALLOWED;
+    }
+    ptrdiff_t extra;
+    switch (d->info.type) {
+    case MQTTPROTO_PTYPE_BYTE:
+        *e = c ? check_int_rule(d, *CFIELD_PTR(uint8_t, p, d)) : 0;
+        return 2;
+    case MQTTPROTO_PTYPE_TWO_BYTE_INT:
+        *e = c ? check_int_rule(d, *CFIELD_PTR(uint16_t, p, d)) : 0;
+        return 3;
+    case MQTTPROTO_PTYPE_FOUR_BYTE_INT:
+        *e = c ? check_int_rule(d, *CFIELD_PTR(uint32_t, p, d)) : 0;
+        return 5;
+    case MQTTPROTO_PTYPE_VARIABLE_INT:
+        extra = subscription_identifiers_size(p);
+        *e = c && extra >= 0 ? validate_subscription_identifiers(p, context) : 0;
+        return extra;
+    case MQTTPROTO_PTYPE_UTF8_STRING: {
+        const mqttproto_str *str = CFIELD_PTR(mqttproto_str, p, d);
+        extra = lenbytes_size(str->len);
+        if (c && extra >= 0) {
+            *e = view_unreadable(str->data, str->len) ? MQTTPROTO_ERR_INVALID_ARGUMENT
+                                                      : check_string(d, str->data, str->len);
+        }
+        return extra;
+    }
+    case MQTTPROTO_PTYPE_BINARY:
+        return lenbytes_size(CFIELD_PTR(mqttproto_bin, p, d)->len);
+    default: /* MQTTPROTO_PTYPE_UTF8_PAIR */
+        return user_properties_walk(p, c, e);
+    }
+}
+
+/*
+ * The one walk over the properties to encode: the content length of the
+ * block, or the first shape error in identifier order. With check, the
+ * value checks run in the same walk and *check_err receives the first of
+ * their errors in identifier order: what a second, checking walk after a
+ * successful sizing walk would find.
+ */
+static inline ptrdiff_t props_walk(const mqttproto_properties *p, int context, bool check,
+                                   int *check_err)
+{
+    const uint32_t ctx_bit = 1u << context;
+    size_t total = 0;
+    int err = 0;
     for (uint64_t m = p->present; m != 0;) {
         unsigned id = next_bit(&m);
-        const struct prop_def *d = prop_def(id);
-        if (d == NULL) {
+        const bool c = check && err == 0;
+        ptrdiff_t extra;
+        int e = 0;
+        switch (id) {
+#define PROPERTY_HANDLER(d, id) extra = walk_property(d, p, context, ctx_bit, c, &e)
+            PROPERTY_TABLE(PROPERTY_CASE)
+#undef PROPERTY_HANDLER
+        default:
             return MQTTPROTO_ERR_UNKNOWN_PROPERTY;
         }
-        int r = 0;
-        switch (d->info.type) {
-        case MQTTPROTO_PTYPE_BYTE:
-            r = check_int_rule(d, *CFIELD_PTR(uint8_t, p, d));
-            break;
-        case MQTTPROTO_PTYPE_TWO_BYTE_INT:
-            r = check_int_rule(d, *CFIELD_PTR(uint16_t, p, d));
-            break;
-        case MQTTPROTO_PTYPE_FOUR_BYTE_INT:
-            r = check_int_rule(d, *CFIELD_PTR(uint32_t, p, d));
-            break;
-        case MQTTPROTO_PTYPE_VARIABLE_INT:
-            r = validate_subscription_identifiers(p, context);
-            break;
-        case MQTTPROTO_PTYPE_UTF8_STRING: {
-            const mqttproto_str *s = CFIELD_PTR(mqttproto_str, p, d);
-            r = check_string(d, s->data, s->len);
-            break;
+        if (extra < 0) {
+            return extra;
         }
-        case MQTTPROTO_PTYPE_UTF8_PAIR:
-            r = validate_user_properties(p);
-            break;
-        default:
-            break;
-        }
-        if (r != 0) {
-            return r;
-        }
+        err = err != 0 ? err : e;
+        total += (size_t)extra;
     }
-    return 0;
+    if (total > MQTTPROTO_MAX_VARIABLE_INT) {
+        return MQTTPROTO_ERR_VALUE_TOO_LARGE;
+    }
+    if (check) {
+        *check_err = err;
+    }
+    return (ptrdiff_t)total;
+}
+
+ptrdiff_t mqttproto_props_size(const mqttproto_properties *p, int context, int *check_err)
+{
+    if (p->present == 0) {
+        if (check_err != NULL) {
+            *check_err = 0;
+        }
+        return 0;
+    }
+    if (check_err != NULL) {
+        return props_walk(p, context, true, check_err);
+    }
+    int unused;
+    return props_walk(p, context, false, &unused);
+}
+
+/* One User Property: its fields are read before the bytes are written,
+   since a byte store may alias anything. */
+static inline uint8_t *write_pair(uint8_t *out, mqttproto_user_property up)
+{
+    *out++ = MQTTPROTO_PROP_USER_PROPERTY;
+    out = wire_put_bytes(out, up.name.data, up.name.len);
+    return wire_put_bytes(out, up.value.data, up.value.len);
+}
+
+/* The User Properties of a decoded block; out of line as above. */
+MQTTPROTO_NOINLINE static uint8_t *write_wire_pairs(const mqttproto_properties *p, uint8_t *out)
+{
+    size_t cursor = 0;
+    mqttproto_user_property up;
+    while (user_properties_next(p, &cursor, &up)) {
+        out = write_pair(out, up);
+    }
+    return out;
+}
+
+/* The Subscription Identifiers, either form. */
+MQTTPROTO_NOINLINE static uint8_t *write_subscription_identifiers(const mqttproto_properties *p,
+                                                                  uint8_t *out)
+{
+    size_t cursor = 0;
+    uint32_t v;
+    while (mqttproto_subscription_identifiers_next(p, &cursor, &v)) {
+        *out++ = MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER;
+        out = wire_put_vbi(out, v);
+    }
+    return out;
+}
+
+/* One property of mqttproto_props_write(): its entries. */
+static MQTTPROTO_ALWAYS_INLINE uint8_t *write_property(const struct prop_def *d, unsigned id,
+                                                       const mqttproto_properties *p, uint8_t *out)
+{
+    switch (d->info.type) {
+    case MQTTPROTO_PTYPE_BYTE:
+        out[0] = (uint8_t)id;
+        out[1] = *CFIELD_PTR(uint8_t, p, d);
+        return out + 2;
+    case MQTTPROTO_PTYPE_TWO_BYTE_INT: {
+        uint16_t v = *CFIELD_PTR(uint16_t, p, d);
+        *out = (uint8_t)id;
+        return wire_put_u16(out + 1, v);
+    }
+    case MQTTPROTO_PTYPE_FOUR_BYTE_INT: {
+        uint32_t v = *CFIELD_PTR(uint32_t, p, d);
+        *out = (uint8_t)id;
+        return wire_put_u32(out + 1, v);
+    }
+    case MQTTPROTO_PTYPE_VARIABLE_INT:
+        return write_subscription_identifiers(p, out);
+    case MQTTPROTO_PTYPE_UTF8_STRING: {
+        const mqttproto_str v = *CFIELD_PTR(mqttproto_str, p, d);
+        *out = (uint8_t)id;
+        return wire_put_bytes(out + 1, v.data, v.len);
+    }
+    case MQTTPROTO_PTYPE_BINARY: {
+        const mqttproto_bin v = *CFIELD_PTR(mqttproto_bin, p, d);
+        *out = (uint8_t)id;
+        return wire_put_bytes(out + 1, v.data, v.len);
+    }
+    default: /* MQTTPROTO_PTYPE_UTF8_PAIR */
+        if (p->user_properties == NULL) {
+            return write_wire_pairs(p, out);
+        }
+        const mqttproto_user_property *up = p->user_properties;
+        const mqttproto_user_property *up_end = up + p->user_property_count;
+        for (; up < up_end; up++) {
+            out = write_pair(out, *up);
+        }
+        return out;
+    }
 }
 
 uint8_t *mqttproto_props_write(const mqttproto_properties *p, size_t content_len, uint8_t *out)
@@ -644,56 +859,12 @@ uint8_t *mqttproto_props_write(const mqttproto_properties *p, size_t content_len
     }
     for (uint64_t m = p->present; m != 0;) {
         unsigned id = next_bit(&m);
-        const struct prop_def *d = prop_def(id);
-        if (id == MQTTPROTO_PROP_USER_PROPERTY && p->user_properties != NULL) {
-            for (size_t i = 0; i < p->user_property_count; i++) {
-                const mqttproto_user_property *up = &p->user_properties[i];
-                *out++ = (uint8_t)id;
-                out = wire_put_bytes(out, up->name.data, up->name.len);
-                out = wire_put_bytes(out, up->value.data, up->value.len);
-            }
-            continue;
-        }
-        if (id == MQTTPROTO_PROP_USER_PROPERTY) {
-            size_t cursor = 0;
-            mqttproto_user_property up;
-            while (mqttproto_user_properties_next(p, &cursor, &up)) {
-                *out++ = (uint8_t)id;
-                out = wire_put_bytes(out, up.name.data, up.name.len);
-                out = wire_put_bytes(out, up.value.data, up.value.len);
-            }
-            continue;
-        }
-        if (id == MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER) {
-            size_t cursor = 0;
-            uint32_t v;
-            while (mqttproto_subscription_identifiers_next(p, &cursor, &v)) {
-                *out++ = (uint8_t)id;
-                out = wire_put_vbi(out, v);
-            }
-            continue;
-        }
-        *out++ = (uint8_t)id;
-        switch (d->info.type) {
-        case MQTTPROTO_PTYPE_BYTE:
-            *out++ = *CFIELD_PTR(uint8_t, p, d);
+        switch (id) {
+#define PROPERTY_HANDLER(d, id) out = write_property(d, id, p, out)
+            PROPERTY_TABLE(PROPERTY_CASE)
+#undef PROPERTY_HANDLER
+        default: /* refused by the sizing walk */
             break;
-        case MQTTPROTO_PTYPE_TWO_BYTE_INT:
-            out = wire_put_u16(out, *CFIELD_PTR(uint16_t, p, d));
-            break;
-        case MQTTPROTO_PTYPE_FOUR_BYTE_INT:
-            out = wire_put_u32(out, *CFIELD_PTR(uint32_t, p, d));
-            break;
-        case MQTTPROTO_PTYPE_UTF8_STRING: {
-            const mqttproto_str *s = CFIELD_PTR(mqttproto_str, p, d);
-            out = wire_put_bytes(out, s->data, s->len);
-            break;
-        }
-        default: {
-            const mqttproto_bin *b = CFIELD_PTR(mqttproto_bin, p, d);
-            out = wire_put_bytes(out, b->data, b->len);
-            break;
-        }
         }
     }
     return out;

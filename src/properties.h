@@ -14,21 +14,22 @@ ptrdiff_t mqttproto_props_decode(const uint8_t *p, const uint8_t *end, int conte
                                  uint32_t max_user_properties, mqttproto_properties *out);
 
 /*
- * The length of the property block's content (without its length VBI), or an
- * error: MQTTPROTO_ERR_PROPERTY_NOT_ALLOWED, MQTTPROTO_ERR_STRING_TOO_LONG,
- * MQTTPROTO_ERR_VALUE_TOO_LARGE, MQTTPROTO_ERR_INVALID_ARGUMENT.
+ * The length of the property block's content (without its length VBI), or a
+ * shape error: MQTTPROTO_ERR_UNKNOWN_PROPERTY, MQTTPROTO_ERR_PROPERTY_NOT_ALLOWED,
+ * MQTTPROTO_ERR_STRING_TOO_LONG, MQTTPROTO_ERR_VALUE_TOO_LARGE,
+ * MQTTPROTO_ERR_INVALID_ARGUMENT.
+ *
+ * With check_err non-NULL the same walk also checks every value as a
+ * decoder would (ranges, UTF-8, duplicates in the repeatable lists) and
+ * stores the first error in identifier order, or 0, in *check_err. It is
+ * kept apart from the return value so that an encoder reports shape errors
+ * before content errors whatever order the properties come in.
  */
-ptrdiff_t mqttproto_props_size(const mqttproto_properties *props, int context);
-
-/*
- * Check every value as a decoder would (ranges, UTF-8, duplicates in the
- * repeatable lists). Returns 0 or an error.
- */
-int mqttproto_props_validate(const mqttproto_properties *props, int context);
+ptrdiff_t mqttproto_props_size(const mqttproto_properties *props, int context, int *check_err);
 
 /*
  * Write the length VBI (of content_len, from mqttproto_props_size()) and the
- * block. Returns the position after it. The properties must be validated.
+ * block. Returns the position after it. The properties must be checked.
  */
 uint8_t *mqttproto_props_write(const mqttproto_properties *props, size_t content_len, uint8_t *p);
 

@@ -62,7 +62,7 @@ int mqttproto_utf8_validate_slow(const uint8_t *s, size_t len)
     return 0;
 }
 
-int mqttproto_topic_name_check(const uint8_t *s, size_t len)
+int mqttproto_topic_name_check_slow(const uint8_t *s, size_t len)
 {
     uint64_t slow = 0;
     uint64_t wild = 0;
