@@ -19,7 +19,8 @@ ROOT=$(pwd)
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 # The libFuzzer targets CI must run; any other fuzz/corpus/<name>/ that has a
 # matching executable in build-fuzz/fuzz/ is run too.
-REQUIRED_FUZZ_TARGETS=(fuzz_decode fuzz_roundtrip fuzz_topic fuzz_client)
+REQUIRED_FUZZ_TARGETS=(fuzz_decode fuzz_roundtrip fuzz_topic fuzz_client fuzz_broker_client
+    fuzz_broker)
 
 passed=0
 failed=0

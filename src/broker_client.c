@@ -860,7 +860,8 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
     struct session *s = broker_session_find(b, c->client_id, c->client_id_len);
     e = reserve_connack(c, &cp);
     if (e == 0 && s != NULL && s->conn != NULL &&
-        (bytebuf_reserve(&s->conn->out, &b->mem, 8) == NULL || conn_reserve_events(s->conn, 1) != 0)) {
+        (bytebuf_reserve(&s->conn->out, &b->mem, 8) == NULL ||
+         conn_reserve_events(s->conn, 1) != 0)) {
         e = MQTTPROTO_ERR_NO_MEMORY;
     }
     if (e != 0) {
@@ -870,6 +871,9 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
     if (s != NULL && s->conn != NULL) {
         mqttproto_broker_client *old = s->conn;
         struct bmsg *old_will = old->will_cancelled ? NULL : old->will;
+        if (old->will_cancelled && old->will != NULL) {
+            broker_msg_release(b, old->will); /* DISCONNECT 0x00 dropped it [MQTT-3.1.2-10] */
+        }
         old->will = NULL;
         s->conn = NULL;
         conn_taken_over(old);

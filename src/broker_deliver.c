@@ -41,8 +41,7 @@ static void delivery_end(mqttproto_broker *b, struct session *s, struct delivery
     mem_free(&b->mem, d);
 }
 
-static bool session_full(const mqttproto_broker *b, const struct session *s,
-                         const struct bmsg *m)
+static bool session_full(const mqttproto_broker *b, const struct session *s, const struct bmsg *m)
 {
     return s->count >= b->settings.max_queued_messages ||
            m->len > b->settings.max_queued_bytes - s->bytes;

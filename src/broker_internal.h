@@ -84,7 +84,7 @@ struct route_target {
     uint8_t nsubids;
     bool shared;           /* the member picked for a shared subscription group */
     struct delivery *made; /* made before any is queued: routing is all or nothing */
-    uint32_t subids[8]; /* more than 8 matching identifiers keep the first 8 */
+    uint32_t subids[8];    /* more than 8 matching identifiers keep the first 8 */
 };
 
 struct mqttproto_broker {
