@@ -85,8 +85,7 @@ static void session_free(mqttproto_broker *b, struct session *s)
     if (s->will != NULL) {
         broker_msg_release(b, s->will);
     }
-    mem_free(&b->mem, s->client_id);
-    mem_free(&b->mem, s);
+    mem_free(&b->mem, s); /* its client id is the key of sessions_by_id */
 }
 
 void mqttproto_broker_destroy(mqttproto_broker *b)
@@ -212,23 +211,20 @@ int broker_session_create(mqttproto_broker *b, const char *id, size_t len, struc
         b->timer_cap = b->session_cap;
     }
     struct session *s = mem_alloc(&b->mem, sizeof *s);
-    char *copy = mem_alloc(&b->mem, len);
-    if (s == NULL || copy == NULL) {
-        mem_free(&b->mem, s);
-        mem_free(&b->mem, copy);
+    if (s == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
     memset(s, 0, sizeof *s);
-    if (len > 0) {
-        memcpy(copy, id, len);
-    }
-    if (strmap_insert(&b->sessions_by_id, &b->mem, id, len, (uint32_t)b->session_count) == NULL) {
+    struct strmap_entry *e =
+        strmap_insert(&b->sessions_by_id, &b->mem, id, len, (uint32_t)b->session_count);
+    if (e == NULL) {
         mem_free(&b->mem, s);
-        mem_free(&b->mem, copy);
         return MQTTPROTO_ERR_NO_MEMORY;
     }
     s->broker = b;
-    s->client_id = copy;
+    /* One copy of the id: the map's key, which stays in place while the
+       map grows and is freed when the session leaves the map. */
+    s->client_id = e->key;
     s->client_id_len = len;
     s->next_id = 1;
     s->expires_at = UINT64_MAX;
