@@ -47,7 +47,9 @@
  * client writes are whole valid packets, starting with CONNECT, nothing
  * after a DISCONNECT, within the server's Maximum Packet Size, Maximum QoS,
  * Retain Available and Topic Alias Maximum, with topic aliases assigned
- * 1, 2, ... and never remapped within a connection. Any failure aborts
+ * 1, 2, ... and never remapped within a connection, and SUBSCRIBE packets
+ * without the wildcards, shared filters or Subscription Identifier the
+ * CONNACK said the server does not support. Any failure aborts
  * after printing what failed.
  */
 #include <stdint.h>
@@ -488,6 +490,28 @@ static void wire_check_publish(struct fz *f, const mqttproto_publish *p, size_t 
     w->alias_count = alias;
 }
 
+/* A SUBSCRIBE asks for nothing the CONNACK said the server lacks
+   (sections 3.2.2.3.11 to 3.2.2.3.13). */
+static void wire_check_subscribe(struct fz *f, const mqttproto_subscribe *s)
+{
+    mqttproto_client_server_info si = mqttproto_client_server(f->c);
+    check(si.subscription_identifier_available ||
+              !mqttproto_properties_has(&s->properties, MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER),
+          "Subscription Identifier to a server without them", 0);
+    size_t cursor = 0;
+    mqttproto_subscription sub;
+    while (mqttproto_subscriptions_next(&s->subscriptions, &cursor, &sub)) {
+        mqttproto_str inner;
+        int shared = mqttproto_shared_filter_parse(sub.topic_filter, NULL, &inner);
+        check(si.shared_subscription_available || shared != 1,
+              "shared subscription to a server without them", 0);
+        bool wild = memchr(inner.data, '+', inner.len) != NULL ||
+                    memchr(inner.data, '#', inner.len) != NULL;
+        check(si.wildcard_subscription_available || !wild,
+              "wildcard subscription to a server without them", 0);
+    }
+}
+
 /* Takes consumed bytes as the server reads them. */
 static void wire_take(struct fz *f, const uint8_t *data, size_t n)
 {
@@ -539,6 +563,9 @@ static void wire_take(struct fz *f, const uint8_t *data, size_t n)
         }
         if (pkt.type == MQTTPROTO_PACKET_PUBLISH) {
             wire_check_publish(f, &pkt.publish, size);
+        }
+        if (pkt.type == MQTTPROTO_PACKET_SUBSCRIBE) {
+            wire_check_subscribe(f, &pkt.subscribe);
         }
         if (pkt.type == MQTTPROTO_PACKET_DISCONNECT) {
             w->ended = true;

@@ -513,6 +513,34 @@ seed("raw-too-large", up(settings=SMALL_LIMITS) + feed_raw(hexb("30 ff 01") + by
 seed("raw-puback-unknown", up() + feed_raw(hexb("40 02 00 07")) + out())
 seed("raw-pubrel-unknown", up() + feed_raw(hexb("62 02 00 09")) + out())
 
+# ---- what the server does not allow or must not send ----
+seed("subscribe-features-unavailable",
+     up(extra=3) + subscribe([(F_APLUS, 0, False, False, 0)]) +
+     subscribe([(F_SHARE, 1, False, False, 0)]) +
+     subscribe([(F_AB, 0, False, False, 0)], sub_id=5) +
+     subscribe([(F_AB, 0, False, False, 0), (F_HASH, 0, False, False, 0)]) +
+     subscribe([(F_AB, 1, False, False, 0)], user_props=True) + out() + suback(1, [0x01]) +
+     out())
+seed("problem-info-refused",
+     bytes([NO_AUTO_CONNECT]) + connect(no_problem_info=True) + consume() + connack(extra=3) +
+     out() + publish(T_A, 1) + out() + ack("puback", 1, reason_string=True) + out())
+seed("problem-info-allowed",
+     bytes([NO_AUTO_CONNECT]) + connect(no_problem_info=True) + consume() + connack(extra=3) +
+     out() + server_publish(1, 1, T_A, user_props=1) + out() +
+     server_disconnect(0x8B, props=True) + out())
+seed("server-disconnect-session-expiry",
+     up() + feed_raw(hexb("e0 07 00 05 11 00 00 00 0a")) + out())
+seed("connack-response-info-unrequested",
+     bytes([0]) + consume() + feed_raw(hexb("20 09 00 00 06 1a 00 03 61 2f 62")) + out())
+seed("connack-response-info-requested",
+     bytes([NO_AUTO_CONNECT]) + connect(response_info=True) + consume() +
+     feed_raw(hexb("20 09 00 00 06 1a 00 03 61 2f 62")) + out())
+seed("connack-auth-method-unrequested", bytes([0]) + consume() + connack(extra=2) + out())
+seed("connect-small-maximum-packet-size",
+     bytes([NO_AUTO_CONNECT]) + connect(maximum_packet_size=64) + consume() + connack() + out() +
+     feed_raw(hexb("30 3e 00 01 74 00") + bytes(58)) + out() +
+     feed_raw(hexb("30 3f 00 01 74 00") + bytes(59)) + out())
+
 # ---- allocation failures ----
 seed("alloc-fail-connack", bytes([0]) + consume() + fail_next() + connack() + connack() + out())
 seed("alloc-fail-publish",

@@ -211,9 +211,12 @@ int mqttproto_client_next_event(mqttproto_client *c, mqttproto_client_event *ev)
         return 1;
     }
     /* The packet was validated when it arrived: decoding it again from the
-       input buffer cannot fail, and keeps every view in place. */
-    ptrdiff_t n =
-        mqttproto_decode(bytebuf_data(&c->in) + r.pkt_off, r.pkt_len, &c->in_opts, &c->ev_pkt);
+       input buffer cannot fail, and keeps every view in place. It may have
+       come on an earlier connection, under a larger Maximum Packet Size than
+       the one in force now: only the settings' limit applies here. */
+    mqttproto_codec_options opts = c->in_opts;
+    opts.maximum_packet_size = c->settings.maximum_packet_size;
+    ptrdiff_t n = mqttproto_decode(bytebuf_data(&c->in) + r.pkt_off, r.pkt_len, &opts, &c->ev_pkt);
     if (n <= 0) {
         return 1;
     }
@@ -403,8 +406,10 @@ static int reserve_disconnect(mqttproto_client *c, int err)
 int client_fail(mqttproto_client *c, int err)
 {
     if (c->state == MQTTPROTO_CLIENT_CONNECTED) {
-        /* Before CONNACK nothing but CONNECT and AUTH has been accepted, so
-           the connection is simply closed. */
+        /* Before a CONNACK accepted the connection nothing but CONNECT and
+           AUTH has been accepted, so the connection is simply closed. Once
+           FAILED, nothing more is sent [MQTT-3.14.4-1] and no input is
+           taken: the application closes the connection [MQTT-3.14.4-2]. */
         mqttproto_packet d;
         disconnect_packet(&d, err);
         if (client_write_packet(c, &d) == MQTTPROTO_ERR_NO_MEMORY) {
@@ -436,7 +441,7 @@ static bool copy_str(mqttproto_client *c, char **dst, size_t *dst_len, const cha
 
 static int build_connect(mqttproto_client *c, const mqttproto_connect_options *o,
                          mqttproto_packet *pkt, uint16_t *receive_maximum,
-                         uint16_t *topic_alias_maximum)
+                         uint16_t *topic_alias_maximum, uint32_t *maximum_packet_size)
 {
     const mqttproto_client_settings *s = &c->settings;
     uint16_t rm = o->receive_maximum == 0 ? s->receive_maximum : o->receive_maximum;
@@ -502,6 +507,7 @@ static int build_connect(mqttproto_client *c, const mqttproto_connect_options *o
     }
     *receive_maximum = rm;
     *topic_alias_maximum = (uint16_t)tam;
+    *maximum_packet_size = mps;
     return e;
 }
 
@@ -548,7 +554,8 @@ int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_option
     }
     mqttproto_packet pkt;
     uint16_t rm, tam;
-    int e = build_connect(c, o, &pkt, &rm, &tam);
+    uint32_t mps;
+    int e = build_connect(c, o, &pkt, &rm, &tam, &mps);
     if (e != 0) {
         return e;
     }
@@ -607,6 +614,11 @@ int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_option
     c->session_expiry = o->session_expiry_interval;
     c->our_receive_maximum = rm;
     c->our_topic_alias_maximum = tam;
+    /* [MQTT-3.1.2-24] the server sends nothing larger than the Maximum
+       Packet Size sent: a larger packet ends the connection with 0x95. */
+    c->in_opts.maximum_packet_size = mps;
+    c->request_problem_information = o->request_problem_information;
+    c->request_response_information = o->request_response_information;
     c->reauthenticating = false;
     server_defaults(&c->server, o->keep_alive);
     c->now_ms = now_ms;
@@ -670,7 +682,7 @@ static void adopt_server_limits(mqttproto_client *c, const mqttproto_properties 
 static int handle_connack(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len)
 {
     if (c->state != MQTTPROTO_CLIENT_CONNECTING) {
-        return MQTTPROTO_ERR_UNEXPECTED_PACKET;
+        return MQTTPROTO_ERR_UNEXPECTED_PACKET; /* [MQTT-3.2.0-2] one CONNACK */
     }
     const mqttproto_connack *ca = &pkt->connack;
     struct ev_rec ev = {0};
@@ -694,8 +706,15 @@ static int handle_connack(mqttproto_client *c, const mqttproto_packet *pkt, size
     if (ca->session_present && (c->clean_start || !c->has_session)) {
         /* [MQTT-3.2.2-4] a session we do not have cannot be present. */
         err = MQTTPROTO_ERR_SESSION_PRESENT_INVALID;
-    } else if (c->auth_method_len > 0 && !method_matches(c, &ca->properties)) {
-        err = MQTTPROTO_ERR_AUTH_METHOD_MISMATCH; /* [MQTT-4.12.0-5] */
+    } else if (!method_matches(c, &ca->properties)) {
+        /* [MQTT-4.12.0-5] the method of the CONNECT; [MQTT-4.12.0-6] none
+           when the CONNECT had none. */
+        err = MQTTPROTO_ERR_AUTH_METHOD_MISMATCH;
+    } else if (!c->request_response_information &&
+               mqttproto_properties_has(&ca->properties, MQTTPROTO_PROP_RESPONSE_INFORMATION)) {
+        /* [MQTT-3.1.2-28] binds the server; the client treats a breach as
+           the Protocol Error it is (section 4.13). */
+        err = MQTTPROTO_ERR_UNEXPECTED_PROPERTY;
     }
     if (err != 0) {
         /* With room for the DISCONNECT, client_fail() cannot fail. */
@@ -731,7 +750,9 @@ static int handle_connack(mqttproto_client *c, const mqttproto_packet *pkt, size
     ev.session_present = ca->session_present;
     (void)client_push_event(c, &ev); /* room reserved above */
     /* [MQTT-3.1.2-23] state is kept only when the session outlives the
-       connection. */
+       connection. [MQTT-4.1.0-1] While the connection is open nothing of it
+       is discarded whatever the expiry: only connect() and a CONNACK with
+       Session Present 0 drop session state. */
     c->has_session = c->session_expiry != 0;
     return 0;
 }
@@ -744,7 +765,9 @@ static int handle_auth(mqttproto_client *c, const mqttproto_packet *pkt, size_t 
         return MQTTPROTO_ERR_UNEXPECTED_PACKET; /* [MQTT-4.12.0-7] */
     }
     if (!method_matches(c, &pkt->auth.properties)) {
-        return MQTTPROTO_ERR_AUTH_METHOD_MISMATCH; /* [MQTT-4.12.0-5] */
+        /* [MQTT-4.12.0-5]; during a re-authentication the failure closes
+           the connection after DISCONNECT 0x82 [MQTT-4.12.1-2]. */
+        return MQTTPROTO_ERR_AUTH_METHOD_MISMATCH;
     }
     uint8_t rc = pkt->auth.reason_code;
     if (c->state == MQTTPROTO_CLIENT_CONNECTING) {
@@ -856,7 +879,8 @@ int mqttproto_client_disconnect(mqttproto_client *c, uint8_t reason_code,
     if (sets_expiry) {
         c->session_expiry = p->session_expiry_interval;
     }
-    /* [MQTT-3.14.4-1] nothing more is sent on this connection. */
+    /* [MQTT-3.14.4-1] nothing more is sent on this connection, and no input
+       is taken: the application closes it [MQTT-3.14.4-2]. */
     c->state = MQTTPROTO_CLIENT_DISCONNECTED;
     c->has_session = c->session_expiry != 0 && c->has_session;
     return 0;
@@ -865,6 +889,15 @@ int mqttproto_client_disconnect(mqttproto_client *c, uint8_t reason_code,
 static int handle_disconnect(mqttproto_client *c, const mqttproto_packet *pkt, size_t off,
                              size_t len)
 {
+    if (mqttproto_properties_has(&pkt->disconnect.properties,
+                                 MQTTPROTO_PROP_SESSION_EXPIRY_INTERVAL)) {
+        /* [MQTT-3.14.2-2] the server never sends it: a Protocol Error. It is
+           not answered with a DISCONNECT: the server closes the connection
+           after its DISCONNECT [MQTT-3.14.4-2], and one DISCONNECT already
+           ends it. With the state FAILED here, client_fail() queues none. */
+        c->state = MQTTPROTO_CLIENT_FAILED;
+        return MQTTPROTO_ERR_UNEXPECTED_PROPERTY;
+    }
     struct ev_rec ev = {0};
     ev.type = MQTTPROTO_CLIENT_EVENT_DISCONNECTED;
     ev.reason_code = pkt->disconnect.reason_code;
@@ -881,11 +914,43 @@ static int handle_disconnect(mqttproto_client *c, const mqttproto_packet *pkt, s
 
 /* ---- the byte interface ---- */
 
+/* The properties of a packet that may carry Reason String and User
+   Properties only when the client asked for problem information: every one
+   the server sends but PUBLISH, CONNACK and DISCONNECT. NULL for others. */
+static const mqttproto_properties *problem_info_properties(const mqttproto_packet *pkt)
+{
+    switch (pkt->type) {
+    case MQTTPROTO_PACKET_PUBACK:
+    case MQTTPROTO_PACKET_PUBREC:
+    case MQTTPROTO_PACKET_PUBREL:
+    case MQTTPROTO_PACKET_PUBCOMP:
+        return &pkt->puback.properties;
+    case MQTTPROTO_PACKET_SUBACK:
+    case MQTTPROTO_PACKET_UNSUBACK:
+        return &pkt->suback.properties;
+    case MQTTPROTO_PACKET_AUTH:
+        return &pkt->auth.properties;
+    default:
+        return NULL;
+    }
+}
+
 static int dispatch(mqttproto_client *c, const mqttproto_packet *pkt, size_t off, size_t len)
 {
     if (c->state == MQTTPROTO_CLIENT_CONNECTING && pkt->type != MQTTPROTO_PACKET_CONNACK &&
         pkt->type != MQTTPROTO_PACKET_AUTH) {
-        return MQTTPROTO_ERR_UNEXPECTED_PACKET; /* CONNACK comes first */
+        /* [MQTT-3.2.0-1] CONNACK comes first (AUTH may precede it);
+           [MQTT-3.14.0-1] no DISCONNECT before it either. */
+        return MQTTPROTO_ERR_UNEXPECTED_PACKET;
+    }
+    if (!c->request_problem_information) {
+        const mqttproto_properties *p = problem_info_properties(pkt);
+        if (p != NULL && (p->present & (MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_REASON_STRING) |
+                                        MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_USER_PROPERTY))) != 0) {
+            /* [MQTT-3.1.2-29] Request Problem Information 0: a Protocol
+               Error, answered with DISCONNECT 0x82 (section 3.1.2.11.7). */
+            return MQTTPROTO_ERR_UNEXPECTED_PROPERTY;
+        }
     }
     switch (pkt->type) {
     case MQTTPROTO_PACKET_CONNACK:
@@ -984,6 +1049,7 @@ ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *c, const uint8_t *data, 
             ack.type = (mqttproto_packet_type)(p[0] >> 4);
             ack.puback.packet_id = (uint16_t)(p[2] << 8 | p[3]);
             ack.puback.reason_code = MQTTPROTO_RC_SUCCESS;
+            ack.puback.properties.present = 0; /* all dispatch() reads of them */
             int e = dispatch(c, &ack, c->parsed, 0);
             if (e != 0 && e != MQTTPROTO_ERR_NO_MEMORY) {
                 e = client_fail(c, e);
@@ -997,6 +1063,7 @@ ptrdiff_t mqttproto_client_feed_bytes(mqttproto_client *c, const uint8_t *data, 
             c->parsed += 4;
             continue;
         }
+        /* [MQTT-3.1.2-24] over our Maximum Packet Size: PACKET_TOO_LARGE. */
         ptrdiff_t size = mqttproto_frame_size(p, avail, &c->in_opts, NULL);
         if (size == 0 || (size > 0 && (size_t)size > avail)) {
             break;

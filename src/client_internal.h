@@ -93,6 +93,8 @@ struct mqttproto_client {
     uint32_t session_expiry;
     uint16_t our_receive_maximum;
     uint16_t our_topic_alias_maximum;
+    bool request_problem_information;  /* sent as 1 (or not sent) */
+    bool request_response_information; /* sent as 1 */
 
     mqttproto_client_server_info server;
     bool has_session; /* session state worth resuming exists */

@@ -370,7 +370,9 @@ void client_out_pump(mqttproto_client *c)
             m->qos = c->server.maximum_qos;
             m->blob[0] = (uint8_t)((m->blob[0] & ~0x06u) | (unsigned)m->qos << 1);
         }
-        /* [MQTT-4.3.2-3] [MQTT-4.3.3-3] held until acknowledged */
+        /* [MQTT-4.3.2-3] [MQTT-4.3.3-3] held until acknowledged;
+           [MQTT-4.3.3-7] the client applies no Message Expiry to what it
+           sent, so the flow runs to its end whatever the interval. */
         m->ever_sent = true;
         m->wired = true;
         m->stage = OUT_AWAIT_ACK;
@@ -576,7 +578,9 @@ static int resolve_alias(mqttproto_client *c, const mqttproto_publish *p, mqttpr
     }
     uint16_t alias = p->properties.topic_alias;
     if (alias > c->our_topic_alias_maximum) {
-        return MQTTPROTO_ERR_TOPIC_ALIAS_OUT_OF_RANGE; /* [MQTT-3.3.2-10] up to ours only */
+        /* [MQTT-3.3.2-10] up to ours only; [MQTT-3.1.2-26] the server sends
+           none above it. */
+        return MQTTPROTO_ERR_TOPIC_ALIAS_OUT_OF_RANGE;
     }
     if (c->in_aliases == NULL) {
         size_t n = c->settings.topic_alias_maximum;
@@ -619,6 +623,13 @@ static void record_alias(mqttproto_client *c, const mqttproto_publish *p, char *
     c->in_alias_lens[i] = p->topic.len;
 }
 
+/*
+ * The acknowledgements the client sends carry a reason code and no property:
+ * never a Reason String or User Properties, so none of them can take one
+ * over the server's Maximum Packet Size [MQTT-3.4.2-2] [MQTT-3.4.2-3]
+ * [MQTT-3.5.2-2] [MQTT-3.5.2-3] [MQTT-3.6.2-2] [MQTT-3.6.2-3]
+ * [MQTT-3.7.2-2] [MQTT-3.7.2-3]: 4 bytes on success, 5 otherwise.
+ */
 static void ack_packet(mqttproto_packet *pkt, mqttproto_packet_type type, uint16_t id, uint8_t rc)
 {
     memset(pkt, 0, sizeof *pkt);
@@ -805,7 +816,9 @@ int client_handle_pubrel(mqttproto_client *c, const mqttproto_packet *pkt)
     if (x->qos != 2 || x->stage != IN_AWAIT_PUBREL) {
         return MQTTPROTO_ERR_UNEXPECTED_PACKET; /* no PUBREC was sent for it */
     }
-    int e = write_ack(c, MQTTPROTO_PACKET_PUBCOMP, id, MQTTPROTO_RC_SUCCESS); /* [MQTT-4.3.3-11] */
+    /* [MQTT-4.3.3-11]; [MQTT-4.3.3-13] whatever the message's expiry (the
+       client expires nothing it received). */
+    int e = write_ack(c, MQTTPROTO_PACKET_PUBCOMP, id, MQTTPROTO_RC_SUCCESS);
     if (e != 0) {
         return e;
     }

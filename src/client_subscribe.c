@@ -5,6 +5,8 @@
  */
 #include "client_internal.h"
 
+#include "mqttproto/topic.h"
+
 #include <string.h>
 
 static void request_link(mqttproto_client *c, struct request *r)
@@ -99,6 +101,42 @@ static int32_t send_request(mqttproto_client *c, mqttproto_packet *pkt, struct r
     return id;
 }
 
+/*
+ * What the server said in its CONNACK it does not support is never asked
+ * for: a SUBSCRIBE with it would be a Protocol Error on the server's side
+ * (sections 3.2.2.3.11 to 3.2.2.3.13). Every filter of the call is checked,
+ * also those already subscribed, so that the answer does not depend on the
+ * table: 0 or the error, and nothing changed.
+ */
+static int check_server_support(const mqttproto_client *c, const mqttproto_subscription *subs,
+                                size_t count, const mqttproto_properties *props)
+{
+    const mqttproto_client_server_info *s = &c->server;
+    for (size_t i = 0; i < count; i++) {
+        mqttproto_str f = subs[i].topic_filter;
+        int e = mqttproto_topic_filter_validate(f);
+        if (e != 0) {
+            return e;
+        }
+        mqttproto_str inner;
+        if (mqttproto_shared_filter_parse(f, NULL, &inner) == 1 &&
+            !s->shared_subscription_available) {
+            return MQTTPROTO_ERR_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+        }
+        /* In a valid filter '+' and '#' are always wildcards. */
+        if (!s->wildcard_subscription_available && (memchr(inner.data, '+', inner.len) != NULL ||
+                                                    memchr(inner.data, '#', inner.len) != NULL)) {
+            return MQTTPROTO_ERR_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
+        }
+    }
+    if (props != NULL && !s->subscription_identifier_available &&
+        (mqttproto_properties_has(props, MQTTPROTO_PROP_SUBSCRIPTION_IDENTIFIER) ||
+         props->subscription_identifier_count > 0)) {
+        return MQTTPROTO_ERR_SUBSCRIPTION_IDS_NOT_SUPPORTED;
+    }
+    return 0;
+}
+
 int32_t mqttproto_client_subscribe(mqttproto_client *c, const mqttproto_subscription *subs,
                                    size_t count, const mqttproto_properties *props)
 {
@@ -107,6 +145,10 @@ int32_t mqttproto_client_subscribe(mqttproto_client *c, const mqttproto_subscrip
     }
     if (c->state != MQTTPROTO_CLIENT_CONNECTED) {
         return MQTTPROTO_ERR_BAD_STATE;
+    }
+    int e = check_server_support(c, subs, count, props);
+    if (e != 0) {
+        return e;
     }
     /* The new filters, in the caller's order, each once. */
     mqttproto_subscription *fresh = mem_alloc(&c->mem, count * sizeof *fresh);
@@ -254,9 +296,12 @@ int client_handle_suback(mqttproto_client *c, const mqttproto_packet *pkt, size_
     uint8_t want = pkt->type == MQTTPROTO_PACKET_SUBACK ? FLOW_SUBSCRIBE : FLOW_UNSUBSCRIBE;
     struct request *r = idmap_get(&c->ids, a->packet_id);
     if (r == NULL || r->kind != want) {
+        /* [MQTT-2.2.1-6] the identifier of a SUBSCRIBE (UNSUBSCRIBE) waiting
+           for its answer */
         return MQTTPROTO_ERR_UNKNOWN_PACKET_ID;
     }
     if (a->reason_code_count != r->count) {
+        /* [MQTT-3.8.4-6] one reason code per filter sent */
         return MQTTPROTO_ERR_REASON_CODE_COUNT_MISMATCH;
     }
     struct ev_rec ev = {0};
@@ -271,7 +316,8 @@ int client_handle_suback(mqttproto_client *c, const mqttproto_packet *pkt, size_
         return e;
     }
     if (want == FLOW_SUBSCRIBE) {
-        /* A refused filter is not subscribed. */
+        /* A refused filter is not subscribed. [MQTT-3.9.3-1] the reason
+           codes are in the order of the filters sent. */
         const char *text = r->text;
         for (size_t i = 0; i < r->count; i++) {
             if (a->reason_codes[i] >= 0x80) {

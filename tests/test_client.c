@@ -756,6 +756,12 @@ static void run3(scenario_fn fn)
 #define CONNECT_AUTH                                                                               \
     "10 27 00 04 4d 51 54 54 05 02 00 3c 17 15 00 05 53 43 52 41 4d 16 00 01 01 21 00 40 22 00 "   \
     "10 27 00 10 00 00 00 03 63 69 64"
+/* opts_default() with Request Problem Information 0. */
+#define CONNECT_NO_PROBLEM_INFO                                                                    \
+    "10 1d 00 04 4d 51 54 54 05 02 00 3c 0d 17 00 21 00 40 22 00 10 27 00 10 00 00 00 03 63 69 64"
+/* opts_default() with Request Response Information 1. */
+#define CONNECT_RESPONSE_INFO                                                                      \
+    "10 1d 00 04 4d 51 54 54 05 02 00 3c 0d 19 01 21 00 40 22 00 10 27 00 10 00 00 00 03 63 69 64"
 #define CONNACK_OK "20 03 00 00 00"
 #define CONNACK_SP "20 03 01 00 00"
 
@@ -1386,6 +1392,42 @@ SCENARIO(session_present_after_expiry_zero)
     FAIL_CASE(h, CONNACK_SP, E(SESSION_PRESENT_INVALID), "e0 01 82");
 }
 
+/* [MQTT-3.1.2-28] binds the server; a CONNACK that accepts the connection
+   with Response Information nobody asked for is a Protocol Error: DISCONNECT
+   0x82. */
+SCENARIO(response_information_not_requested)
+{
+    mqttproto_connect_options o = opts_default();
+    CONNECT(h, &o, CONNECT_DEFAULT);
+    FAIL_CASE(h, "20 09 00 00 06 1a 00 03 61 2f 62", E(UNEXPECTED_PROPERTY), "e0 01 82");
+    h_end(h);
+
+    /* Asked for (Request Response Information 1): adopted into the event. */
+    o.request_response_information = true;
+    CONNECT(h, &o, CONNECT_RESPONSE_INFO);
+    FEED(h, "20 09 00 00 06 1a 00 03 61 2f 62");
+    EV(h, "CONNECTED sp=0 [ri=a/b]");
+    EQ(mqttproto_client_get_state(h->c), ST(CONNECTED));
+    h_end(h);
+
+    /* A refusal ends the connection anyway: it is reported as it came. */
+    o.request_response_information = false;
+    CONNECT(h, &o, CONNECT_DEFAULT);
+    FEED(h, "20 09 00 87 06 1a 00 03 61 2f 62");
+    EV(h, "CONNECT_REFUSED rc=87 [ri=a/b]");
+    EQ(mqttproto_client_get_state(h->c), ST(DISCONNECTED));
+    NO_OUT(h);
+}
+
+/* [MQTT-4.12.0-6] no Authentication Method in CONNECT: a CONNACK with one
+   is a Protocol Error, answered with DISCONNECT 0x82 [MQTT-4.12.0-5]. */
+SCENARIO(connack_auth_method_without_method)
+{
+    mqttproto_connect_options o = opts_default();
+    CONNECT(h, &o, CONNECT_DEFAULT);
+    FAIL_CASE(h, "20 0b 00 00 08 15 00 05 53 43 52 41 4d", E(AUTH_METHOD_MISMATCH), "e0 01 82");
+}
+
 /* ---- publishing ---- */
 
 SCENARIO(publish_qos0)
@@ -1546,6 +1588,46 @@ SCENARIO(publish_too_large)
     OUT(h, "32 12 00 03 61 2f 62 00 01 00 78 78 78 78 78 78 78 78 78 78");
     FEED(h, PUBACK("01"));
     EV(h, "PUBLISH_COMPLETED id=1 rc=00");
+}
+
+/*
+ * [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.5.2-2] [MQTT-3.5.2-3] [MQTT-3.6.2-2]
+ * [MQTT-3.6.2-3] [MQTT-3.7.2-2] [MQTT-3.7.2-3] the client's PUBACK, PUBREC,
+ * PUBREL and PUBCOMP carry no Reason String and no User Properties, with a
+ * failure reason code too, so none exceeds the server's Maximum Packet Size
+ * (8 here: the smallest QoS 2 PUBLISH fits, and every acknowledgement is 4 or
+ * 5 bytes). The server's own acknowledgements may carry them.
+ */
+SCENARIO(acks_without_properties)
+{
+    h->settings.manual_ack = true;
+    UP_WITH(h, "20 08 00 00 05 27 00 00 00 08", "CONNECTED sp=0 [mps=8]");
+    /* PUBACK with a failure reason code. */
+    FEED(h, "32 07 00 01 74 00 01 00 78");
+    EV(h, "MESSAGE id=1 q=1 r=0 d=0 t=t p=x");
+    EQ(mqttproto_client_acknowledge(h->c, 1, 0x87), 0);
+    OUT(h, "40 03 00 01 87");
+    /* PUBREC with a failure reason code, and with success. */
+    FEED(h, "34 07 00 01 74 00 02 00 78 34 07 00 01 74 00 03 00 79");
+    EV(h, "MESSAGE id=2 q=2 r=0 d=0 t=t p=x", "MESSAGE id=3 q=2 r=0 d=0 t=t p=y");
+    EQ(mqttproto_client_acknowledge(h->c, 2, 0x80), 0);
+    EQ(mqttproto_client_acknowledge(h->c, 3, 0x00), 0);
+    OUT(h, "50 03 00 02 80 " PUBREC("03"));
+    /* PUBCOMP with success, and 0x92 for an identifier not in use. */
+    FEED(h, "62 08 00 03 00 04 1f 00 01 72");
+    OUT(h, PUBCOMP("03"));
+    FEED(h, PUBREL("09"));
+    OUT(h, "70 03 00 09 92");
+    /* PUBREL with success, and 0x92 for an identifier not in use. */
+    EQ(pub(h, "t", "", 2, false), 1);
+    OUT(h, "34 06 00 01 74 00 01 00");
+    FEED(h, "50 0b 00 01 00 07 26 00 01 6b 00 01 76");
+    OUT(h, PUBREL("01"));
+    FEED(h, "50 02 00 09");
+    OUT(h, "62 03 00 09 92");
+    FEED(h, "70 08 00 01 00 04 1f 00 01 72");
+    EV(h, "PUBLISH_COMPLETED id=1 rc=00 [rs=r]");
+    EQ(mqttproto_client_get_state(h->c), ST(CONNECTED));
 }
 
 /* Server Receive Maximum 2: the rest wait in order; acknowledgements never wait. */
@@ -1893,6 +1975,38 @@ SCENARIO(inbound_qos2_across_reconnect)
     OUT(h, PUBCOMP("07"));
 }
 
+/*
+ * [MQTT-4.1.0-1] with Session Expiry Interval 0 the session ends with the
+ * connection, but while it is open nothing of it is discarded: flows in both
+ * directions outlive keep-alive rounds and a long silence, a QoS 2 message
+ * re-sent before its PUBREL is still known, and every flow completes.
+ */
+SCENARIO(session_state_kept_while_connected)
+{
+    UP(h);
+    EQ(pub(h, "a/b", "hi", 1, false), 1);
+    EQ(pub(h, "a/b", "hi", 2, false), 2);
+    OUT(h, PUB_Q1("01") " " PUB_Q2("02"));
+    FEED(h, PUB_Q2("07"));
+    EV(h, "MESSAGE id=7 q=2 r=0 d=0 t=a/b p=hi");
+    OUT(h, PUBREC("07"));
+    for (int i = 1; i <= 3; i++) {
+        h->now = 1000 + (uint64_t)i * 60000;
+        EQ(mqttproto_client_handle_expiry(h->c, h->now), 0);
+        OUT(h, "c0 00");
+        FEED(h, "d0 00");
+    }
+    FEED(h, PUB_Q2_DUP("07"));
+    NO_EV(h);
+    OUT(h, PUBREC("07"));
+    FEED(h, PUBACK("01") " " PUBREC("02"));
+    EV(h, "PUBLISH_COMPLETED id=1 rc=00");
+    OUT(h, PUBREL("02"));
+    FEED(h, PUBCOMP("02") " " PUBREL("07"));
+    EV(h, "PUBLISH_COMPLETED id=2 rc=00");
+    OUT(h, PUBCOMP("07"));
+}
+
 /* Our Receive Maximum 2: QoS 2 counts until its PUBCOMP is sent. */
 SCENARIO(inbound_receive_maximum_exceeded)
 {
@@ -2017,6 +2131,7 @@ SCENARIO(inbound_topic_alias_zero)
     FAIL_CASE(h, "30 0a 00 03 61 2f 62 03 23 00 00 78", E(TOPIC_ALIAS_INVALID), "e0 01 94");
 }
 
+/* [MQTT-3.1.2-26] an alias above the Topic Alias Maximum sent (16). */
 SCENARIO(inbound_topic_alias_over_maximum)
 {
     UP(h);
@@ -2031,7 +2146,8 @@ SCENARIO(inbound_topic_alias_unknown)
     FAIL_CASE(h, "30 07 00 00 03 23 00 02 78", E(TOPIC_ALIAS_UNKNOWN), "e0 01 82");
 }
 
-/* Topic Alias Maximum 0 is not sent, and any alias is out of range. */
+/* Topic Alias Maximum 0 is not sent, and any alias is out of range
+   [MQTT-3.1.2-26]. */
 SCENARIO(inbound_topic_alias_refused)
 {
     h->settings.topic_alias_maximum = 0;
@@ -2040,6 +2156,22 @@ SCENARIO(inbound_topic_alias_refused)
     FEED(h, CONNACK_OK);
     EV(h, "CONNECTED sp=0");
     FAIL_CASE(h, "30 0a 00 03 61 2f 62 03 23 00 01 78", E(TOPIC_ALIAS_OUT_OF_RANGE), "e0 01 94");
+}
+
+/* [MQTT-3.1.2-26] [MQTT-3.3.2-10] the Topic Alias Maximum sent in CONNECT
+   (2, below the settings' 16) is the one enforced. */
+SCENARIO(inbound_topic_alias_over_connect_option)
+{
+    mqttproto_connect_options o = opts_default();
+    o.topic_alias_maximum = 2;
+    CONNECT(h, &o,
+            "10 1b 00 04 4d 51 54 54 05 02 00 3c 0b 21 00 40 22 00 02 27 00 10 00 00 00 03 63 69 "
+            "64");
+    FEED(h, CONNACK_OK);
+    EV(h, "CONNECTED sp=0");
+    FEED(h, "30 0a 00 03 61 2f 62 03 23 00 02 78");
+    EV(h, "MESSAGE id=0 q=0 r=0 d=0 t=a/b p=x");
+    FAIL_CASE(h, "30 0a 00 03 61 2f 62 03 23 00 03 78", E(TOPIC_ALIAS_OUT_OF_RANGE), "e0 01 94");
 }
 
 /* [MQTT-3.3.2-7] the server's aliases do not survive the connection */
@@ -2131,6 +2263,7 @@ SCENARIO(subscribe_properties_and_arguments)
     EV(h, "UNSUBSCRIBE_ACK id=3 rcs=00");
 }
 
+/* [MQTT-3.8.4-6] one reason code per filter: fewer is a Protocol Error. */
 SCENARIO(suback_count_mismatch)
 {
     UP(h);
@@ -2142,6 +2275,7 @@ SCENARIO(suback_count_mismatch)
     EV(h, "REQUEST_FAILED id=1 err=CONNECTION_LOST");
 }
 
+/* [MQTT-3.8.4-6] and more too. */
 SCENARIO(suback_count_too_many)
 {
     UP(h);
@@ -2164,6 +2298,103 @@ SCENARIO(unsuback_count_mismatch)
     OUT(h, "a2 09 00 02 00 00 01 61 00 01 62");
     FAIL_CASE(h, "b0 04 00 02 00 00", E(REASON_CODE_COUNT_MISMATCH), "e0 01 82");
     EV(h, "REQUEST_FAILED id=2 err=CONNECTION_LOST");
+}
+
+/* [MQTT-3.9.3-1] the SUBACK's reason codes follow the order of the filters:
+   the second of three is refused and only it leaves the table. */
+SCENARIO(suback_reason_code_order)
+{
+    UP(h);
+    mqttproto_subscription three[3] = {subopt("a", 0), subopt("b", 1), subopt("c", 2)};
+    EQ(mqttproto_client_subscribe(h->c, three, 3, NULL), 1);
+    OUT(h, "82 0f 00 01 00 00 01 61 00 00 01 62 01 00 01 63 02");
+    FEED(h, "90 06 00 01 00 00 87 02");
+    EV(h, "SUBSCRIBE_ACK id=1 rcs=00,87,02");
+    EQ(sub1(h, "a", 0), 0);
+    EQ(sub1(h, "c", 0), 0);
+    NO_OUT(h);
+    EQ(unsub1(h, "b"), E(NOT_SUBSCRIBED));
+    EQ(sub1(h, "b", 1), 2);
+    OUT(h, "82 07 00 02 00 00 01 62 01");
+    FEED(h, "90 04 00 02 00 01");
+    EV(h, "SUBSCRIBE_ACK id=2 rcs=01");
+}
+
+/*
+ * Wildcard Subscription Available 0, Subscription Identifier Available 0 and
+ * Shared Subscription Available 0 (sections 3.2.2.3.11 to 3.2.2.3.13): what
+ * the server does not support is refused locally and never sent; the call
+ * changes nothing.
+ */
+SCENARIO(subscribe_features_unavailable)
+{
+    UP_WITH(h, "20 09 00 00 06 28 00 29 00 2a 00", "CONNECTED sp=0 [wsa=0 sia=0 ssa=0]");
+    EQ(sub1(h, "a/+", 0), E(WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
+    EQ(sub1(h, "#", 0), E(WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
+    EQ(sub1(h, "+", 0), E(WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
+    EQ(sub1(h, "$share/g/a/b", 0), E(SHARED_SUBSCRIPTIONS_NOT_SUPPORTED));
+    /* The filter's syntax is checked first. */
+    EQ(sub1(h, "a/#/b", 0), E(TOPIC_FILTER_INVALID));
+    /* One filter the server cannot take refuses the whole call. */
+    mqttproto_subscription mixed[2] = {subopt("a/b", 0), subopt("a/#", 0)};
+    EQ(mqttproto_client_subscribe(h->c, mixed, 2, NULL), E(WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
+    mqttproto_properties p;
+    mqttproto_properties_init(&p);
+    EQ(mqttproto_properties_set_int(&p, PK(SUBSCRIBE), PR(SUBSCRIPTION_IDENTIFIER), 5), 0);
+    mqttproto_subscription plain = subopt("a/b", 0);
+    EQ(mqttproto_client_subscribe(h->c, &plain, 1, &p), E(SUBSCRIPTION_IDS_NOT_SUPPORTED));
+    NO_OUT(h);
+    EQ(unsub1(h, "a/b"), E(NOT_SUBSCRIBED));
+    /* Nothing was used up: the first identifier is still 1. */
+    mqttproto_user_property up = {{"k", 1}, {"v", 1}};
+    mqttproto_properties_init(&p);
+    EQ(mqttproto_properties_set_user_properties(&p, PK(SUBSCRIBE), &up, 1), 0);
+    EQ(mqttproto_client_subscribe(h->c, &plain, 1, &p), 1);
+    OUT(h, "82 10 00 01 07 26 00 01 6b 00 01 76 00 03 61 2f 62 00");
+    FEED(h, "90 04 00 01 00 00");
+    EV(h, "SUBSCRIBE_ACK id=1 rcs=00");
+    /* Already subscribed: the count rises, and the check still applies. */
+    EQ(sub1(h, "a/b", 0), 0);
+    NO_OUT(h);
+}
+
+/* Each feature on its own: only what the server lacks is refused. */
+SCENARIO(subscribe_feature_each)
+{
+    mqttproto_properties sid;
+    mqttproto_properties_init(&sid);
+    EQ(mqttproto_properties_set_int(&sid, PK(SUBSCRIBE), PR(SUBSCRIPTION_IDENTIFIER), 5), 0);
+    mqttproto_subscription shared_wild = subopt("$share/g/a/+", 0);
+    mqttproto_subscription shared = subopt("$share/g/a/b", 0);
+    mqttproto_subscription wild = subopt("a/#", 0);
+
+    /* No wildcards: a shared subscription without one, and an identifier, go. */
+    UP_WITH(h, "20 05 00 00 02 28 00", "CONNECTED sp=0 [wsa=0]");
+    EQ(mqttproto_client_subscribe(h->c, &shared_wild, 1, NULL),
+       E(WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
+    EQ(mqttproto_client_subscribe(h->c, &shared, 1, &sid), 1);
+    OUT(h, "82 14 00 01 02 0b 05 00 0c 24 73 68 61 72 65 2f 67 2f 61 2f 62 00");
+    FEED(h, "90 04 00 01 00 00");
+    EV(h, "SUBSCRIBE_ACK id=1 rcs=00");
+    h_end(h);
+
+    /* No shared subscriptions: wildcards and identifiers go. */
+    UP_WITH(h, "20 05 00 00 02 2a 00", "CONNECTED sp=0 [ssa=0]");
+    EQ(mqttproto_client_subscribe(h->c, &shared, 1, NULL), E(SHARED_SUBSCRIPTIONS_NOT_SUPPORTED));
+    EQ(mqttproto_client_subscribe(h->c, &wild, 1, &sid), 1);
+    OUT(h, "82 0b 00 01 02 0b 05 00 03 61 2f 23 00");
+    FEED(h, "90 04 00 01 00 00");
+    EV(h, "SUBSCRIBE_ACK id=1 rcs=00");
+    h_end(h);
+
+    /* No Subscription Identifiers: wildcards and shared filters go. */
+    UP_WITH(h, "20 05 00 00 02 29 00", "CONNECTED sp=0 [sia=0]");
+    EQ(mqttproto_client_subscribe(h->c, &wild, 1, &sid), E(SUBSCRIPTION_IDS_NOT_SUPPORTED));
+    mqttproto_subscription both[2] = {wild, shared_wild};
+    EQ(mqttproto_client_subscribe(h->c, both, 2, NULL), 1);
+    OUT(h, "82 18 00 01 00 00 03 61 2f 23 00 00 0c 24 73 68 61 72 65 2f 67 2f 61 2f 2b 00");
+    FEED(h, "90 05 00 01 00 00 00");
+    EV(h, "SUBSCRIBE_ACK id=1 rcs=00,00");
 }
 
 /* SUBSCRIBE and UNSUBSCRIBE without an answer fail when the connection ends. */
@@ -2569,7 +2800,7 @@ SCENARIO(auth_method_mismatch_reauth)
               "e0 01 82");
 }
 
-/* [MQTT-4.12.0-7] no method in CONNECT: no AUTH either way */
+/* [MQTT-4.12.0-7] [MQTT-4.12.0-6] no method in CONNECT: no AUTH either way */
 SCENARIO(auth_without_method_connecting)
 {
     mqttproto_connect_options o = opts_default();
@@ -2610,6 +2841,8 @@ SCENARIO(auth_properties_too_large)
 
 /* ---- disconnecting ---- */
 
+/* [MQTT-3.14.4-1] [MQTT-3.14.4-2] after our DISCONNECT nothing is sent and
+   no input is taken: the connection is for the application to close. */
 SCENARIO(disconnect_normal)
 {
     UP(h);
@@ -2708,6 +2941,24 @@ SCENARIO(reconnect_after_disconnect)
     FAIL_CASE(h, "30 07 00 00 03 23 00 01 79", E(TOPIC_ALIAS_UNKNOWN), "e0 01 82");
 }
 
+/* [MQTT-3.14.2-2] a server DISCONNECT never carries Session Expiry
+   Interval: a Protocol Error. No DISCONNECT answers it (the server closes
+   the connection after sending its own [MQTT-3.14.4-2]), and no
+   DISCONNECTED event reports it. */
+SCENARIO(server_disconnect_session_expiry)
+{
+    UP(h);
+    FAIL_CASE(h, "e0 07 00 05 11 00 00 00 0a", E(UNEXPECTED_PROPERTY), "");
+    h_end(h);
+
+    /* The value makes no difference, nor does a session of our own. */
+    mqttproto_connect_options o = opts_session();
+    CONNECT(h, &o, CONNECT_SESSION);
+    FEED(h, CONNACK_OK);
+    EV(h, "CONNECTED sp=0");
+    FAIL_CASE(h, "e0 0b 8b 09 11 00 00 00 00 1f 00 01 78", E(UNEXPECTED_PROPERTY), "");
+}
+
 SCENARIO(server_disconnect)
 {
     UP(h);
@@ -2726,9 +2977,131 @@ SCENARIO(server_disconnect)
     NO_OUT(h);
 }
 
+/* ---- Request Problem Information 0 ---- */
+
+/* Connect with Request Problem Information 0. */
+static void h_up_no_problem_info(struct h *h, const char *connack, const char *event, int line)
+{
+    mqttproto_connect_options o = opts_default();
+    o.request_problem_information = false;
+    h_connect(h, &o, CONNECT_NO_PROBLEM_INFO, line);
+    h_feed_check(h, connack, 0, line);
+    h_events(h, (const char *const[]){event, NULL}, line);
+    h_eq(h, mqttproto_client_get_state(h->c), ST(CONNECTED), "state", line);
+}
+
+#define UP_NO_PROBLEM_INFO(h, connack, ev) h_up_no_problem_info((h), (connack), (ev), __LINE__)
+
+/* [MQTT-3.1.2-29] Reason String and User Properties may still come on
+   CONNACK, PUBLISH and DISCONNECT; reason codes without them anywhere. */
+SCENARIO(problem_information_allowed)
+{
+    UP_NO_PROBLEM_INFO(h, "20 0f 00 00 0c 1f 00 02 68 69 26 00 01 6b 00 01 76",
+                       "CONNECTED sp=0 [rs=hi up=k:v]");
+    FEED(h, "32 11 00 03 61 2f 62 00 05 07 26 00 01 6b 00 01 76 68 69");
+    EV(h, "MESSAGE id=5 q=1 r=0 d=0 t=a/b p=hi [up=k:v]");
+    OUT(h, PUBACK("05"));
+    EQ(pub(h, "a/b", "hi", 1, false), 1);
+    OUT(h, PUB_Q1("01"));
+    FEED(h, "40 03 00 01 10");
+    EV(h, "PUBLISH_COMPLETED id=1 rc=10");
+    FEED(h, "e0 08 8b 06 1f 00 03 62 79 65");
+    EV(h, "DISCONNECTED rc=8b [rs=bye]");
+    EQ(mqttproto_client_get_state(h->c), ST(DISCONNECTED));
+}
+
+/* [MQTT-3.1.2-29] on any other packet they are a Protocol Error: DISCONNECT
+   0x82 (section 3.1.2.11.7), each packet otherwise one the client expects. */
+SCENARIO(problem_information_refused)
+{
+    enum { PUBACK_RS, PUBREC_UP, PUBREL_RS, PUBCOMP_UP, SUBACK_RS, UNSUBACK_UP, AUTH_RS };
+    for (int k = PUBACK_RS; k <= AUTH_RS; k++) {
+        const char *in = NULL;
+        switch (k) {
+        case PUBACK_RS:
+            UP_NO_PROBLEM_INFO(h, CONNACK_OK, "CONNECTED sp=0");
+            EQ(pub(h, "a/b", "hi", 1, false), 1);
+            OUT(h, PUB_Q1("01"));
+            in = "40 08 00 01 00 04 1f 00 01 72";
+            break;
+        case PUBREC_UP:
+            UP_NO_PROBLEM_INFO(h, CONNACK_OK, "CONNECTED sp=0");
+            EQ(pub(h, "a/b", "hi", 2, false), 1);
+            OUT(h, PUB_Q2("01"));
+            in = "50 0b 00 01 00 07 26 00 01 6b 00 01 76";
+            break;
+        case PUBREL_RS:
+            UP_NO_PROBLEM_INFO(h, CONNACK_OK, "CONNECTED sp=0");
+            FEED(h, PUB_Q2("07"));
+            EV(h, "MESSAGE id=7 q=2 r=0 d=0 t=a/b p=hi");
+            OUT(h, PUBREC("07"));
+            in = "62 08 00 07 00 04 1f 00 01 72";
+            break;
+        case PUBCOMP_UP:
+            UP_NO_PROBLEM_INFO(h, CONNACK_OK, "CONNECTED sp=0");
+            EQ(pub(h, "a/b", "hi", 2, false), 1);
+            OUT(h, PUB_Q2("01"));
+            FEED(h, PUBREC("01"));
+            OUT(h, PUBREL("01"));
+            in = "70 0b 00 01 00 07 26 00 01 6b 00 01 76";
+            break;
+        case SUBACK_RS:
+            UP_NO_PROBLEM_INFO(h, CONNACK_OK, "CONNECTED sp=0");
+            EQ(sub1(h, "s", 0), 1);
+            OUT(h, "82 07 00 01 00 00 01 73 00");
+            in = "90 08 00 01 04 1f 00 01 72 00";
+            break;
+        case UNSUBACK_UP:
+            UP_NO_PROBLEM_INFO(h, CONNACK_OK, "CONNECTED sp=0");
+            EQ(sub1(h, "s", 0), 1);
+            OUT(h, "82 07 00 01 00 00 01 73 00");
+            FEED(h, "90 04 00 01 00 00");
+            EV(h, "SUBSCRIBE_ACK id=1 rcs=00");
+            EQ(unsub1(h, "s"), 2);
+            OUT(h, "a2 06 00 02 00 00 01 73");
+            in = "b0 0b 00 02 07 26 00 01 6b 00 01 76 00";
+            break;
+        default: {
+            /* During a re-authentication. */
+            mqttproto_connect_options o = opts_auth();
+            o.request_problem_information = false;
+            CONNECT(h, &o,
+                    "10 29 00 04 4d 51 54 54 05 02 00 3c 19 15 00 05 53 43 52 41 4d 16 00 01 01 "
+                    "17 00 21 00 40 22 00 10 27 00 10 00 00 00 03 63 69 64");
+            FEED(h, "20 0b 00 00 08 15 00 05 53 43 52 41 4d");
+            EV(h, "CONNECTED sp=0 [am=SCRAM]");
+            EQ(mqttproto_client_auth(h->c, 0x19, BIN("\x04"), NULL), 0);
+            OUT(h, "f0 0e 19 0c 15 00 05 53 43 52 41 4d 16 00 01 04");
+            in = "f0 12 18 10 15 00 05 53 43 52 41 4d 16 00 01 05 1f 00 01 72";
+            break;
+        }
+        }
+        FAIL_CASE(h, in, E(UNEXPECTED_PROPERTY), "e0 01 82");
+        if (k == SUBACK_RS || k == UNSUBACK_UP) {
+            EV(h, k == SUBACK_RS ? "REQUEST_FAILED id=1 err=CONNECTION_LOST"
+                                 : "REQUEST_FAILED id=2 err=CONNECTION_LOST");
+        }
+        h_end(h);
+    }
+}
+
+/* Before CONNACK the same AUTH fails the client without a DISCONNECT, like
+   every error before a CONNACK accepted the connection. */
+SCENARIO(problem_information_refused_connecting)
+{
+    mqttproto_connect_options o = opts_auth();
+    o.request_problem_information = false;
+    CONNECT(h, &o,
+            "10 29 00 04 4d 51 54 54 05 02 00 3c 19 15 00 05 53 43 52 41 4d 16 00 01 01 "
+            "17 00 21 00 40 22 00 10 27 00 10 00 00 00 03 63 69 64");
+    FAIL_CASE(h, "f0 12 18 10 15 00 05 53 43 52 41 4d 16 00 01 05 1f 00 01 72",
+              E(UNEXPECTED_PROPERTY), "");
+}
+
 /* ---- a server that breaks the protocol ---- */
 
-/* Before CONNACK only CONNACK and AUTH may come; no DISCONNECT is sent. */
+/* [MQTT-3.2.0-1] before CONNACK only CONNACK and AUTH may come, and
+   [MQTT-3.14.0-1] no DISCONNECT either; no DISCONNECT is sent. */
 SCENARIO(packet_before_connack)
 {
     static const char *const inputs[] = {
@@ -2764,6 +3137,7 @@ SCENARIO(bad_connack)
     }
 }
 
+/* [MQTT-3.2.0-2] one CONNACK per connection. */
 SCENARIO(second_connack)
 {
     UP(h);
@@ -2786,7 +3160,8 @@ SCENARIO(server_sends_client_packets)
     }
 }
 
-/* Acknowledgements for identifiers not in flight, or of the wrong kind. */
+/* Acknowledgements for identifiers not in flight, or of the wrong kind:
+   [MQTT-2.2.1-5] and, for SUBACK and UNSUBACK, [MQTT-2.2.1-6]. */
 SCENARIO(unknown_packet_ids)
 {
     enum { NONE, Q1, Q2, Q2_RELEASED, Q1_DONE, SUBSCRIBED, QUEUED };
@@ -2919,7 +3294,7 @@ SCENARIO(packet_across_reads_after_drain)
     OUT(h, PUBACK("01"));
 }
 
-/* Our Maximum Packet Size 64: 64 bytes are taken, 65 are not. */
+/* [MQTT-3.1.2-24] our Maximum Packet Size 64: 64 bytes are taken, 65 are not. */
 SCENARIO(inbound_packet_too_large)
 {
     h->settings.maximum_packet_size = 64;
@@ -2940,6 +3315,7 @@ SCENARIO(inbound_packet_too_large)
     free(big);
 }
 
+/* [MQTT-3.1.2-24] the CONNACK too; before it no DISCONNECT. */
 SCENARIO(inbound_connack_too_large)
 {
     h->settings.maximum_packet_size = 64;
@@ -2950,6 +3326,37 @@ SCENARIO(inbound_connack_too_large)
     char *big = hex_fill("20 3f 00 00 3c 1f 00 39", "61", 57);
     FAIL_CASE(h, big, E(PACKET_TOO_LARGE), "");
     free(big);
+}
+
+/* [MQTT-3.1.2-24] the Maximum Packet Size sent in CONNECT (64, below the
+   settings' 1 MiB) is the one enforced. Events of the connection before, with
+   larger packets, still read whole after the new connect(). */
+SCENARIO(inbound_packet_too_large_connect_option)
+{
+    UP(h);
+    char *big_in = hex_fill("30 62 00 01 74 00", "42", 94);
+    char *big_ev = text_fill("MESSAGE id=0 q=0 r=0 d=0 t=t p=", 'B', 94);
+    FEED(h, big_in);
+    FEED(h, "e0 00");
+    mqttproto_connect_options o = opts_default();
+    o.maximum_packet_size = 64;
+    CONNECT(h, &o,
+            "10 1b 00 04 4d 51 54 54 05 02 00 3c 0b 21 00 40 22 00 10 27 00 00 00 40 00 03 63 69 "
+            "64");
+    EV(h, big_ev, "DISCONNECTED rc=00");
+    FEED(h, CONNACK_OK);
+    EV(h, "CONNECTED sp=0");
+    char *fits = hex_fill("30 3e 00 01 74 00", "41", 58);
+    char *event = text_fill("MESSAGE id=0 q=0 r=0 d=0 t=t p=", 'A', 58);
+    FEED(h, fits);
+    EV(h, event);
+    char *over = hex_fill("30 3f 00 01 74 00", "41", 59);
+    FAIL_CASE(h, over, E(PACKET_TOO_LARGE), "e0 01 95");
+    free(big_in);
+    free(big_ev);
+    free(fits);
+    free(event);
+    free(over);
 }
 
 SCENARIO(inbound_too_many_user_properties)
@@ -2983,6 +3390,8 @@ int main(void)
         cmocka_unit_test(test_session_present_after_clean_start),
         cmocka_unit_test(test_session_present_first_connect),
         cmocka_unit_test(test_session_present_after_expiry_zero),
+        cmocka_unit_test(test_response_information_not_requested),
+        cmocka_unit_test(test_connack_auth_method_without_method),
         cmocka_unit_test(test_publish_qos0),
         cmocka_unit_test(test_publish_qos1),
         cmocka_unit_test(test_publish_qos2),
@@ -2990,6 +3399,7 @@ int main(void)
         cmocka_unit_test(test_publish_qos_downgrade_to_0),
         cmocka_unit_test(test_publish_retain_refused),
         cmocka_unit_test(test_publish_too_large),
+        cmocka_unit_test(test_acks_without_properties),
         cmocka_unit_test(test_publish_receive_maximum_queue),
         cmocka_unit_test(test_publish_queue_limit_messages),
         cmocka_unit_test(test_publish_queue_limit_bytes),
@@ -3004,6 +3414,7 @@ int main(void)
         cmocka_unit_test(test_inbound_qos0_qos1),
         cmocka_unit_test(test_inbound_qos2),
         cmocka_unit_test(test_inbound_qos2_across_reconnect),
+        cmocka_unit_test(test_session_state_kept_while_connected),
         cmocka_unit_test(test_inbound_receive_maximum_exceeded),
         cmocka_unit_test(test_inbound_receive_maximum_manual_ack),
         cmocka_unit_test(test_manual_ack_order),
@@ -3013,12 +3424,16 @@ int main(void)
         cmocka_unit_test(test_inbound_topic_alias_over_maximum),
         cmocka_unit_test(test_inbound_topic_alias_unknown),
         cmocka_unit_test(test_inbound_topic_alias_refused),
+        cmocka_unit_test(test_inbound_topic_alias_over_connect_option),
         cmocka_unit_test(test_inbound_topic_alias_reset),
         cmocka_unit_test(test_subscribe_reference_counting),
         cmocka_unit_test(test_subscribe_properties_and_arguments),
         cmocka_unit_test(test_suback_count_mismatch),
         cmocka_unit_test(test_suback_count_too_many),
         cmocka_unit_test(test_unsuback_count_mismatch),
+        cmocka_unit_test(test_suback_reason_code_order),
+        cmocka_unit_test(test_subscribe_features_unavailable),
+        cmocka_unit_test(test_subscribe_feature_each),
         cmocka_unit_test(test_pending_requests_lost),
         cmocka_unit_test(test_keep_alive_ping),
         cmocka_unit_test(test_keep_alive_timeout),
@@ -3044,7 +3459,11 @@ int main(void)
         cmocka_unit_test(test_disconnect_session_expiry),
         cmocka_unit_test(test_disconnect_properties_too_large),
         cmocka_unit_test(test_reconnect_after_disconnect),
+        cmocka_unit_test(test_server_disconnect_session_expiry),
         cmocka_unit_test(test_server_disconnect),
+        cmocka_unit_test(test_problem_information_allowed),
+        cmocka_unit_test(test_problem_information_refused),
+        cmocka_unit_test(test_problem_information_refused_connecting),
         cmocka_unit_test(test_packet_before_connack),
         cmocka_unit_test(test_bad_connack),
         cmocka_unit_test(test_second_connack),
@@ -3055,6 +3474,7 @@ int main(void)
         cmocka_unit_test(test_packet_across_reads_after_drain),
         cmocka_unit_test(test_inbound_packet_too_large),
         cmocka_unit_test(test_inbound_connack_too_large),
+        cmocka_unit_test(test_inbound_packet_too_large_connect_option),
         cmocka_unit_test(test_inbound_too_many_user_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

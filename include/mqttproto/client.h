@@ -106,13 +106,27 @@ typedef struct mqttproto_connect_options {
         not exceed the settings' value. */
     uint16_t receive_maximum;
     /** Maximum Packet Size to send; 0 (default) sends the settings' value.
-        Must not exceed the settings' value. */
+        Must not exceed the settings' value. The value sent is the one
+        enforced: a larger packet from the server ends the connection with
+        ::MQTTPROTO_ERR_PACKET_TOO_LARGE and DISCONNECT 0x95 [MQTT-3.1.2-24]. */
     uint32_t maximum_packet_size;
     /** Topic Alias Maximum to send; -1 (default) sends the settings' value;
-        otherwise 0 to the settings' value. */
+        otherwise 0 to the settings' value. The value sent is the one
+        enforced: a higher alias from the server ends the connection with
+        ::MQTTPROTO_ERR_TOPIC_ALIAS_OUT_OF_RANGE and DISCONNECT 0x94
+        [MQTT-3.1.2-26]. */
     int32_t topic_alias_maximum;
-    bool request_response_information;              /**< Default false. */
-    bool request_problem_information;               /**< Default true (the protocol default). */
+    /** Default false. While false, a CONNACK that accepts the connection
+        with Response Information is a protocol error
+        (::MQTTPROTO_ERR_UNEXPECTED_PROPERTY, DISCONNECT 0x82): the server
+        must not send it [MQTT-3.1.2-28]. A refusing CONNACK is reported as
+        it came. */
+    bool request_response_information;
+    /** Default true (the protocol default). When false, a Reason String or
+        User Property on any server packet other than PUBLISH, CONNACK and
+        DISCONNECT is a protocol error (::MQTTPROTO_ERR_UNEXPECTED_PROPERTY,
+        DISCONNECT 0x82 once CONNECTED) [MQTT-3.1.2-29]. */
+    bool request_problem_information;
     const mqttproto_user_property *user_properties; /**< CONNECT User Properties. */
     size_t user_property_count;
     bool has_username;
@@ -176,7 +190,10 @@ typedef enum mqttproto_client_event_type {
         packet_id, error (::MQTTPROTO_ERR_CONNECTION_LOST). */
     MQTTPROTO_CLIENT_EVENT_REQUEST_FAILED = 9,
     /** DISCONNECT from the server: reason_code, properties (Reason String,
-        Server Reference, ...). The client is DISCONNECTED. */
+        Server Reference, ...). The client is DISCONNECTED. A DISCONNECT with
+        a Session Expiry Interval, which the server must not send
+        [MQTT-3.14.2-2], gives no event: the client is FAILED with
+        ::MQTTPROTO_ERR_UNEXPECTED_PROPERTY and sends no DISCONNECT back. */
     MQTTPROTO_CLIENT_EVENT_DISCONNECTED = 10
 } mqttproto_client_event_type;
 
@@ -383,12 +400,23 @@ MQTTPROTO_API int32_t mqttproto_client_publish(mqttproto_client *client, mqttpro
  * @brief Subscribe, with reference counting per topic filter: a filter
  * already subscribed only has its count raised (its options stay as first
  * given), and a SUBSCRIBE carries only the new filters.
+ *
+ * What the server's CONNACK said it does not support is refused before
+ * anything else, for every filter given (also one already subscribed), and
+ * the call changes nothing: the specification makes such a SUBSCRIBE a
+ * Protocol Error (sections 3.2.2.3.11 to 3.2.2.3.13).
  * @param properties SUBSCRIBE properties (Subscription Identifier, User
  *        Properties), or NULL.
  * @return The packet identifier of the SUBSCRIBE, 0 when no SUBSCRIBE was
  *         needed, or ::MQTTPROTO_ERR_INVALID_ARGUMENT (NULL, no filters);
  *         ::MQTTPROTO_ERR_BAD_STATE (not CONNECTED);
  *         ::MQTTPROTO_ERR_TOPIC_FILTER_INVALID and the other codec errors;
+ *         ::MQTTPROTO_ERR_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED (a filter with
+ *         '+' or '#' after Wildcard Subscription Available 0);
+ *         ::MQTTPROTO_ERR_SUBSCRIPTION_IDS_NOT_SUPPORTED (a Subscription
+ *         Identifier after Subscription Identifier Available 0);
+ *         ::MQTTPROTO_ERR_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED (a `$share/`
+ *         filter after Shared Subscription Available 0);
  *         ::MQTTPROTO_ERR_PACKET_TOO_LARGE; ::MQTTPROTO_ERR_PACKET_ID_EXHAUSTED;
  *         ::MQTTPROTO_ERR_NO_MEMORY.
  */

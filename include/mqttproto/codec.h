@@ -488,10 +488,13 @@ MQTTPROTO_API bool mqttproto_topic_filters_next(const mqttproto_topic_filter_lis
 
 /** @brief Codec options: fill with mqttproto_codec_options_default(). */
 typedef struct mqttproto_codec_options {
-    uint32_t version;         /**< ::MQTTPROTO_CODEC_OPTIONS_VERSION. */
+    /** ::MQTTPROTO_CODEC_OPTIONS_VERSION; any other value (or another
+        protocol_version) makes every call fail with
+        ::MQTTPROTO_ERR_INVALID_ARGUMENT. */
+    uint32_t version;
     uint8_t protocol_version; /**< ::MQTTPROTO_PROTOCOL_V5. */
     /** Largest whole packet (fixed header included) accepted or produced;
-        default ::MQTTPROTO_MAX_PACKET_SIZE. */
+        default ::MQTTPROTO_MAX_PACKET_SIZE, and 0 means the same. */
     uint32_t maximum_packet_size;
     /** Most User Properties in one property block; 0 (default) for no limit.
         Decoding is linear in their number and never allocates. */

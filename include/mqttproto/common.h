@@ -87,7 +87,12 @@ extern "C" {
     X(SUBSCRIPTION_IDS_NOT_SUPPORTED, -67, 0xA1, "subscription identifiers are not supported")     \
     X(SUBSCRIPTION_ID_FROM_CLIENT, -68, 0x82,                                                      \
       "Subscription Identifier in a PUBLISH from a client")                                        \
-    X(SESSION_TAKEN_OVER, -69, 0x8E, "another connection took the session over")
+    X(SESSION_TAKEN_OVER, -69, 0x8E, "another connection took the session over")                   \
+    X(UNEXPECTED_PROPERTY, -70, 0x82, "property the peer must not send in this packet or state")   \
+    X(WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED, -71, 0xA2,                                             \
+      "the server does not support wildcard subscriptions")                                        \
+    X(SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, -72, 0x9E,                                               \
+      "the server does not support shared subscriptions")
 
 /** @brief Error codes: always negative; 0 is success. */
 typedef enum mqttproto_error {
