@@ -134,6 +134,9 @@ struct bmsg *broker_msg_new(mqttproto_broker *b, const mqttproto_publish *p, uin
     pkt.publish.qos = MQTTPROTO_QOS_AT_MOST_ONCE;
     pkt.publish.retain = p->retain;
     pkt.publish.properties = p->properties;
+    /* Every other property goes on as it came, User Properties in their order:
+       [MQTT-3.3.2-4] [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17]
+       [MQTT-3.3.2-18] [MQTT-3.3.2-20] [MQTT-3.1.3-10] */
     mqttproto_properties *props = &pkt.publish.properties;
     /* Topic Aliases belong to one connection (and the broker sends none,
        so never one above the client's maximum [MQTT-3.1.2-26]
@@ -341,6 +344,7 @@ static int deliver_to(mqttproto_broker *b, struct bmsg *m, struct session *s, ui
 static int publish_will(mqttproto_broker *b, struct bmsg *will, struct session *origin,
                         uint64_t now_ms)
 {
+    /* [MQTT-3.1.2-14] [MQTT-3.1.2-15] the will's RETAIN decides */
     if (will->retain) {
         mqttproto_packet pkt;
         if (mqttproto_decode(will->blob, will->len, NULL, &pkt) > 0 &&
@@ -517,6 +521,7 @@ int mqttproto_broker_handle_expiry(mqttproto_broker *b, uint64_t now_ms)
             broker_timer_update(b, s);
             continue;
         }
+        /* [MQTT-4.1.0-2] the Session Expiry Interval passed */
         if (broker_session_end(b, s, now_ms) != 0) {
             return MQTTPROTO_ERR_NO_MEMORY;
         }
@@ -635,6 +640,7 @@ static void visit_sub(void *ctx, const struct subtrie_sub *sub)
     }
     /* [MQTT-3.3.4-3] every matching subscription's identifier */
     if (sub->subscription_identifier != 0 && t->nsubids < 8) {
+        /* [MQTT-3.3.4-4] one copy carries them all */
         t->subids[t->nsubids++] = sub->subscription_identifier;
     }
 }
@@ -672,6 +678,9 @@ static int deliver_to(mqttproto_broker *b, struct bmsg *m, struct session *s, ui
     return session_enqueue(b, s, m, qos, retain, subids, nsubids, shared);
 }
 
+/* [MQTT-4.5.0-1] a message goes to every session with a matching
+   subscription; a shared group's copy is separate and carries its own
+   identifier [MQTT-3.3.4-5]. */
 int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, uint64_t now_ms)
 {
     (void)now_ms;
@@ -722,6 +731,7 @@ int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, ui
        message went nowhere and routing it again repeats nothing. */
     for (size_t i = 0; i < r.count; i++) {
         struct route_target *t = &b->targets[i];
+        /* [MQTT-3.8.4-8] the lower of the published and the granted QoS */
         uint8_t qos = m->qos < t->qos ? m->qos : t->qos;
         /* [MQTT-3.3.1-12] [MQTT-3.3.1-13] RETAIN only when asked to keep it */
         t->made = delivery_new(b, t->session, m, qos, t->retain_as_published && m->retain,

@@ -503,6 +503,8 @@ void conn_enter_closing(mqttproto_broker_client *c)
     broker_mark_writable(c->broker, c);
 }
 
+/* [MQTT-4.13.1-1] a Malformed Packet or Protocol Error closes the
+   connection, after a DISCONNECT with its reason code */
 int conn_fail(mqttproto_broker_client *c, int err)
 {
     if (c->state == MQTTPROTO_BROKER_CLIENT_CONNECTED) {
@@ -618,6 +620,8 @@ static int send_connack(mqttproto_broker_client *c, uint8_t rc, bool session_pre
     return conn_write_packet(c, &pkt);
 }
 
+/* [MQTT-3.1.3-5] every Client Identifier the codec accepts is accepted
+   here; the application may refuse one with 0x85. */
 int conn_handle_connect(mqttproto_broker_client *c, const mqttproto_packet *pkt, size_t off,
                         size_t len)
 {
@@ -690,6 +694,8 @@ static int reserve_connack(mqttproto_broker_client *c, const mqttproto_propertie
 }
 
 /* "auto-N", not used by any session. */
+/* [MQTT-3.1.3-6] [MQTT-3.1.3-7] [MQTT-3.2.2-16] unique, and used as if
+   the client had sent it */
 static int assign_client_id(mqttproto_broker_client *c)
 {
     mqttproto_broker *b = c->broker;
@@ -710,6 +716,7 @@ static int assign_client_id(mqttproto_broker_client *c)
 }
 
 /* The will of a CONNECT as a message: its properties minus Will Delay. */
+/* [MQTT-3.1.2-7] the will is stored with the session it belongs to */
 static int make_will(mqttproto_broker_client *c, const mqttproto_connect *cn)
 {
     if (!cn->has_will) {
@@ -751,6 +758,7 @@ static int build_connack_props(mqttproto_broker_client *c, const mqttproto_prope
         e = mqttproto_properties_set_int(out, ctx, MQTTPROTO_PROP_RECEIVE_MAXIMUM,
                                          s->receive_maximum);
     }
+    /* [MQTT-3.2.2-9] */
     if (e == 0 && s->maximum_qos < 2) {
         e = mqttproto_properties_set_int(out, ctx, MQTTPROTO_PROP_MAXIMUM_QOS, s->maximum_qos);
     }
@@ -780,6 +788,7 @@ static int build_connack_props(mqttproto_broker_client *c, const mqttproto_prope
     if (e == 0 && !s->shared_subscription_available) {
         e = mqttproto_properties_set_int(out, ctx, MQTTPROTO_PROP_SHARED_SUBSCRIPTION_AVAILABLE, 0);
     }
+    /* [MQTT-3.2.2-22] without Server Keep Alive the client's value holds */
     if (e == 0 && s->max_keep_alive > 0 &&
         (c->keep_alive == 0 || c->keep_alive > s->max_keep_alive)) {
         c->keep_alive = s->max_keep_alive;
@@ -821,6 +830,8 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
         extra.present &= ~MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_RESPONSE_INFORMATION);
         props = &extra;
     }
+    /* [MQTT-3.1.4-2] [MQTT-3.1.3-8] [MQTT-3.2.2-7] [MQTT-4.12.0-4] a refusal
+       (e.g. 0x85, 0x86, 0x87) is sent and the connection closes */
     if (reason_code >= 0x80) {
         int e = send_connack(c, reason_code, false, props);
         if (e == 0) {
@@ -892,6 +903,8 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
         }
     }
     bool present = false;
+    /* [MQTT-3.1.4-4] [MQTT-3.1.2-5] resumed with Clean Start 0,
+       [MQTT-3.1.2-6] created when none exists */
     if (s != NULL && c->clean_start) {
         /* [MQTT-3.1.2-4]; out of memory, called again it ends it then */
         e = broker_session_end(b, s, c->now_ms);
@@ -929,6 +942,7 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
             return e;
         }
     }
+    /* [MQTT-3.1.4-5] */
     e = send_connack(c, MQTTPROTO_RC_SUCCESS, present, &cp); /* [MQTT-3.2.2-3] */
     if (e != 0) {
         return e;
@@ -998,6 +1012,7 @@ int mqttproto_broker_client_auth(mqttproto_broker_client *c, uint8_t reason_code
     }
     bool connecting = c->state == MQTTPROTO_BROKER_CLIENT_AUTHENTICATING;
     bool reauth = c->state == MQTTPROTO_BROKER_CLIENT_CONNECTED && c->reauthenticating;
+    /* [MQTT-4.12.0-2] more data is asked for with 0x18 */
     if (reason_code == MQTTPROTO_RC_CONTINUE_AUTHENTICATION) {
         if (!connecting && !reauth) {
             return MQTTPROTO_ERR_BAD_STATE;

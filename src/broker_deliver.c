@@ -104,6 +104,7 @@ int session_link(mqttproto_broker *b, struct session *s, struct delivery *d)
     } else {
         s->head = d;
     }
+    /* [MQTT-4.6.0-5] [MQTT-4.6.0-6] in arrival order */
     s->tail = d;
     if (s->cursor == NULL) {
         s->cursor = d;
@@ -143,6 +144,7 @@ void session_free_deliveries(mqttproto_broker *b, struct session *s)
 
 /* The next connection sends everything unfinished again, from the start;
    QoS 0 deliveries that did not go out are not kept. */
+/* [MQTT-4.8.2-4] a shared QoS 2 delivery stays with its member. */
 void session_resume(struct session *s)
 {
     mqttproto_broker *b = s->broker;
@@ -159,6 +161,7 @@ void session_resume(struct session *s)
     s->inflight = 0;
 }
 
+/* [MQTT-2.2.1-4] non-zero, and not in use in this session */
 static uint16_t free_packet_id(struct session *s)
 {
     uint16_t id = s->next_id;
@@ -243,6 +246,8 @@ void conn_pump(struct mqttproto_broker_client *c)
             delivery_end(b, s, d);
             continue;
         }
+        /* [MQTT-3.3.4-10] only PUBLISH waits for the quota: control packets
+           are written when they are made */
         if (d->qos > 0 && s->inflight >= c->peer_receive_maximum) {
             return; /* [MQTT-3.3.4-9] [MQTT-4.9.0-2] the client's quota */
         }
@@ -293,6 +298,7 @@ int conn_handle_puback(struct mqttproto_broker_client *c, const mqttproto_packet
     if (d == NULL || d->qos != 1 || d->stage != D_AWAIT_ACK) {
         return MQTTPROTO_ERR_UNKNOWN_PACKET_ID;
     }
+    /* [MQTT-4.8.2-6] a refused shared delivery is not given to another member */
     delivery_end(c->broker, s, d); /* [MQTT-4.4.0-2] any reason code ends it */
     broker_mark_writable(c->broker, c);
     return 0;

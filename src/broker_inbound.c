@@ -145,6 +145,7 @@ static void alias_install(mqttproto_broker_client *c, uint16_t alias, char *copy
 static int accept_message(mqttproto_broker_client *c, struct bmsg *m, mqttproto_str topic)
 {
     mqttproto_broker *b = c->broker;
+    /* [MQTT-3.3.1-8] RETAIN 0 leaves the retained store alone */
     if (m->retain) {
         int e = broker_retain(b, m, topic);
         if (e != 0) {
@@ -651,6 +652,7 @@ static int inbound_unsubscribe(mqttproto_broker_client *c, const mqttproto_packe
             subtrie_remove(&b->subs, f, s);
             codes[i] = MQTTPROTO_RC_SUCCESS;
         } else {
+            /* [MQTT-3.11.3-1] in the order of the filters */
             codes[i] = MQTTPROTO_RC_NO_SUBSCRIPTION_EXISTED;
         }
     }
@@ -694,6 +696,7 @@ static int inbound_disconnect(mqttproto_broker_client *c, const mqttproto_packet
         c->session_expiry = v;
     }
     /* [MQTT-3.1.2-10] a normal DISCONNECT drops the will; 0x04 keeps it */
+    /* [MQTT-3.14.4-3] */
     c->will_cancelled = d->reason_code != MQTTPROTO_RC_DISCONNECT_WITH_WILL_MESSAGE;
     struct conn_event ev = conn_new_event(MQTTPROTO_BROKER_EVENT_DISCONNECTED, off, len);
     ev.reason_code = d->reason_code;
