@@ -511,6 +511,9 @@ int mqttproto_broker_handle_expiry(mqttproto_broker *b, uint64_t now_ms)
     if (b == NULL) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
+    if (now_ms > b->now_ms) {
+        b->now_ms = now_ms;
+    }
     while (b->timer_count > 0 && session_deadline(b->timers[0]) <= now_ms) {
         struct session *s = b->timers[0];
         if (s->will != NULL && s->will_at <= now_ms) {
@@ -762,6 +765,9 @@ int mqttproto_broker_publish(mqttproto_broker *b, mqttproto_str topic, mqttproto
 {
     if (b == NULL || (unsigned)qos > 2u) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (now_ms > b->now_ms) {
+        b->now_ms = now_ms;
     }
     mqttproto_publish p;
     memset(&p, 0, sizeof p);

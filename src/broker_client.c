@@ -48,6 +48,9 @@ int mqttproto_broker_client_create(mqttproto_broker *b, uint64_t now_ms,
     c->in_opts.max_user_properties = b->settings.max_user_properties;
     mqttproto_codec_options_default(&c->out_opts);
     c->now_ms = now_ms;
+    if (now_ms > b->now_ms) {
+        b->now_ms = now_ms;
+    }
     c->last_recv_ms = now_ms;
     c->connect_deadline = now_ms + b->settings.connect_timeout_ms;
     c->next = b->conns;
@@ -154,6 +157,16 @@ void mqttproto_broker_client_destroy(mqttproto_broker_client *c, uint64_t now_ms
     }
     unlink_conn(c);
     free_conn(c);
+}
+
+void conn_clock(mqttproto_broker_client *c, uint64_t now_ms)
+{
+    if (now_ms > c->now_ms) {
+        c->now_ms = now_ms;
+    }
+    if (now_ms > c->broker->now_ms) {
+        c->broker->now_ms = now_ms;
+    }
 }
 
 void conn_free_all(mqttproto_broker *b)
@@ -587,9 +600,7 @@ int mqttproto_broker_client_handle_expiry(mqttproto_broker_client *c, uint64_t n
     if (c == NULL) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
-    if (now_ms > c->now_ms) {
-        c->now_ms = now_ms;
-    }
+    conn_clock(c, now_ms);
     uint64_t due = mqttproto_broker_client_get_expiry(c);
     if (now_ms < due) {
         return 0;
@@ -812,9 +823,7 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
     if (c->state != MQTTPROTO_BROKER_CLIENT_AUTHENTICATING) {
         return MQTTPROTO_ERR_BAD_STATE;
     }
-    if (now_ms > c->now_ms) {
-        c->now_ms = now_ms;
-    }
+    conn_clock(c, now_ms);
     mqttproto_broker *b = c->broker;
     mqttproto_packet pkt;
     if (mqttproto_decode(c->connect_blob, c->connect_len, &c->in_opts, &pkt) <= 0) {

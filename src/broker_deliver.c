@@ -223,6 +223,9 @@ static int write_delivery(struct mqttproto_broker_client *c, struct delivery *d,
 
 void conn_pump(struct mqttproto_broker_client *c)
 {
+    /* [MQTT-3.3.2-6] the expiry that remains now: the latest time the
+       broker was given, even if this connection was quiet since. */
+    uint64_t now = c->now_ms > c->broker->now_ms ? c->now_ms : c->broker->now_ms;
     struct session *s = c->session;
     mqttproto_broker *b = c->broker;
     if (s == NULL || c->state != MQTTPROTO_BROKER_CLIENT_CONNECTED) {
@@ -240,7 +243,7 @@ void conn_pump(struct mqttproto_broker_client *c)
             s->cursor = d->next;
             continue;
         }
-        if (d->stage == D_QUEUED && d->msg->expires_at != 0 && d->msg->expires_at <= c->now_ms) {
+        if (d->stage == D_QUEUED && d->msg->expires_at != 0 && d->msg->expires_at <= now) {
             /* [MQTT-3.3.2-5] expired before it could be sent */
             b->stats.messages_expired++;
             delivery_end(b, s, d);
@@ -260,7 +263,7 @@ void conn_pump(struct mqttproto_broker_client *c)
             d->packet_id = id;
             new_id = true;
         }
-        int e = write_delivery(c, d, c->now_ms);
+        int e = write_delivery(c, d, now);
         if (e == MQTTPROTO_ERR_NO_MEMORY) {
             if (new_id) {
                 idmap_remove(&s->ids, d->packet_id);

@@ -320,9 +320,7 @@ int mqttproto_broker_client_authorize_publish(mqttproto_broker_client *c, uint32
     if (c->state != MQTTPROTO_BROKER_CLIENT_CONNECTED) {
         return MQTTPROTO_ERR_BAD_STATE;
     }
-    if (now_ms > c->now_ms) {
-        c->now_ms = now_ms;
-    }
+    conn_clock(c, now_ms);
     mqttproto_broker *b = c->broker;
     if (bytebuf_reserve(&c->out, &b->mem, 5) == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
@@ -812,9 +810,7 @@ ptrdiff_t mqttproto_broker_client_feed_bytes(mqttproto_broker_client *c, const u
     if (c->state == MQTTPROTO_BROKER_CLIENT_CLOSING) {
         return c->error != 0 ? c->error : MQTTPROTO_ERR_BAD_STATE;
     }
-    if (now_ms > c->now_ms) {
-        c->now_ms = now_ms;
-    }
+    conn_clock(c, now_ms);
     conn_release_event_memory(c);
     size_t held = bytebuf_size(&c->in);
     size_t limit = input_limit(c);

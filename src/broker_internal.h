@@ -101,6 +101,9 @@ struct mqttproto_broker {
     struct session **timers; /* min-heap on session_deadline() */
     size_t timer_count, timer_cap;
     uint64_t assigned_counter;
+    /* The latest time any call on the broker or one of its clients gave:
+       deliveries are encoded at it, since get_outbound_data() takes none. */
+    uint64_t now_ms;
     uint64_t route_mark;
     struct route_target *targets;
     size_t target_cap;
@@ -165,6 +168,8 @@ int conn_handle_auth(struct mqttproto_broker_client *c, const mqttproto_packet *
 int conn_write_short(struct mqttproto_broker_client *c, uint8_t first, uint16_t id, uint8_t rc);
 void conn_taken_over(struct mqttproto_broker_client *c);
 void conn_free_all(mqttproto_broker *b);
+/* Advance the connection's clock (and the broker's) to @p now_ms. */
+void conn_clock(struct mqttproto_broker_client *c, uint64_t now_ms);
 
 /* ---- broker_inbound.c ---- */
 /* Process every complete packet of the input that may be processed now:

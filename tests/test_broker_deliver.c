@@ -217,6 +217,27 @@ SCENARIO(message_expiry)
     pump_free(&p);
 }
 
+/* [MQTT-3.3.2-6] a quiet subscriber's connection: the remaining interval
+   is reckoned at the broker's latest time, not at the last time that
+   connection was fed. */
+SCENARIO(message_expiry_quiet_subscriber)
+{
+    struct pump p;
+    bt_init(&p, NULL, chunk);
+    bt_client(&p, 0, "sub", true, 0);
+    assert_true(pump_subscribe(&p, 0, "q/#", QOS(1)) > 0);
+    pump_run(&p);
+    bt_client(&p, 1, "pub", true, 0);
+    pump_advance(&p, 5000);
+    assert_int_equal(bt_pub_exp(&p, 1, "q/1", "fresh", 1, false, 60), 1);
+    pump_run(&p);
+    EXPECT_LOG(&p, "C0",
+               "C0 CONNECTED sp=0\n"
+               "C0 SUBSCRIBE_ACK id=1 rc=01\n"
+               "C0 MESSAGE q/1 q1 r0 d0 'fresh' exp=60\n");
+    pump_free(&p);
+}
+
 /* [MQTT-3.3.4-2] */
 SCENARIO(overlapping_subscriptions)
 {
@@ -398,6 +419,7 @@ int main(void)
         RUN(client_maximum_packet_size),
         RUN(subscription_identifiers),
         RUN(message_expiry),
+        RUN(message_expiry_quiet_subscriber),
         RUN(overlapping_subscriptions),
         RUN(qos_downgrade),
         RUN(no_local),
