@@ -19,6 +19,13 @@ PACKAGES=(
     valgrind
     binutils
     mosquitto
+    libuv1-dev
+    libssl-dev
+    mosquitto-clients
+    python3
+    python3-paho-mqtt
+    libwslay-dev
+    openssl
 )
 
 missing=()
