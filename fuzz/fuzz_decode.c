@@ -6,8 +6,12 @@
  *                  bit 0: maximum_packet_size is the next byte (0 keeps
  *                         MQTT's limit, as the options define 0)
  *                  bit 1: max_user_properties is 1 + (next byte & 7)
- *                  bits 2-7: ignored
- *                When both bits are set the size byte comes first.
+ *                  bits 7-5 = 100: the protocol version is 3 + (next byte
+ *                         % 3): MQTT 3.1, 3.1.1 or 5 (the options'
+ *                         protocol_version)
+ *                  other bits: ignored
+ *                The bytes come in the order of the bits: size, user
+ *                property limit, version.
  *   rest         a stream of packets, decoded one after the other until
  *                the decoder needs more bytes or reports an error
  *
@@ -19,7 +23,10 @@
  * bytes given and respects the configured limits; a prefix of a decoded
  * packet needs more bytes instead of failing; mqttproto_frame_size() agrees
  * with mqttproto_decode(); and every error is one a decoder may report, with
- * an error reason code of MQTT 5. Any failure aborts.
+ * an error reason code of MQTT 5. With MQTT 3.1.1 or 3.1 options: no
+ * property (except in an MQTT 5 CONNECT, which is read in its own form), no
+ * AUTH, CONNACK return codes 0-5, UNSUBACK without reason codes. Any failure
+ * aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -79,9 +86,16 @@ static void touch_bin(const struct frame *f, mqttproto_bin b)
     touch(f, b.data, b.len);
 }
 
+/* The protocol version of the packet being walked (a CONNECT's own). */
+static uint8_t walk_version = MQTTPROTO_PROTOCOL_V5;
+
 static void walk_properties(const struct frame *f, const mqttproto_properties *p,
                             uint32_t max_user_properties)
 {
+    check(walk_version == MQTTPROTO_PROTOCOL_V5 ||
+              (p->present == 0 && p->wire.len == 0 && p->user_property_count == 0 &&
+               p->subscription_identifier_count == 0),
+          "properties before MQTT 5", (ptrdiff_t)p->present);
     touch_bin(f, p->wire);
     const struct {
         int id;
@@ -170,13 +184,17 @@ static void walk_unsubscribe(const struct frame *f, const mqttproto_unsubscribe 
     check(n == u->topic_filters.count && n > 0, "topic filter iterator count", (ptrdiff_t)n);
 }
 
-static void walk_packet(const struct frame *f, const mqttproto_packet *pkt, uint32_t max_up)
+static void walk_packet(const struct frame *f, const mqttproto_packet *pkt, uint32_t max_up,
+                        uint8_t version)
 {
+    walk_version = version;
+    bool v3 = version != MQTTPROTO_PROTOCOL_V5;
     switch (pkt->type) {
     case MQTTPROTO_PACKET_CONNECT: {
         const mqttproto_connect *c = &pkt->connect;
-        check(c->protocol_version == MQTTPROTO_PROTOCOL_V5, "protocol version",
+        check(c->protocol_version >= 3 && c->protocol_version <= 5, "connect protocol level",
               c->protocol_version);
+        walk_version = c->protocol_version; /* read in its own form */
         touch_str(f, c->client_id);
         if (c->has_will) {
             touch_str(f, c->will.topic);
@@ -195,6 +213,8 @@ static void walk_packet(const struct frame *f, const mqttproto_packet *pkt, uint
         break;
     }
     case MQTTPROTO_PACKET_CONNACK:
+        check(!v3 || pkt->connack.reason_code <= 5, "3.1.1 connack return code",
+              pkt->connack.reason_code);
         walk_properties(f, &pkt->connack.properties, max_up);
         break;
     case MQTTPROTO_PACKET_PUBLISH: {
@@ -226,6 +246,10 @@ static void walk_packet(const struct frame *f, const mqttproto_packet *pkt, uint
     case MQTTPROTO_PACKET_UNSUBACK: {
         const mqttproto_suback *s = &pkt->suback;
         walk_properties(f, &s->properties, max_up);
+        if (v3 && pkt->type == MQTTPROTO_PACKET_UNSUBACK) {
+            check(s->reason_code_count == 0, "3.1.1 unsuback reason codes", 0);
+            break;
+        }
         check(s->reason_code_count > 0, "suback reason code count", 0);
         touch(f, s->reason_codes, s->reason_code_count);
         for (size_t i = 0; i < s->reason_code_count; i++) {
@@ -243,6 +267,7 @@ static void walk_packet(const struct frame *f, const mqttproto_packet *pkt, uint
         break;
     case MQTTPROTO_PACKET_DISCONNECT:
     case MQTTPROTO_PACKET_AUTH:
+        check(!v3 || pkt->type != MQTTPROTO_PACKET_AUTH, "AUTH before MQTT 5", 0);
         check(mqttproto_reason_code_allowed(pkt->disconnect.reason_code, (int)pkt->type),
               "reason code", pkt->disconnect.reason_code);
         walk_properties(f, &pkt->disconnect.properties, max_up);
@@ -338,6 +363,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((bits & 2u) != 0 && pos < size) {
         opts.max_user_properties = 1u + (data[pos++] & 7u);
     }
+    if ((bits & 0xE0u) == 0x80u && pos < size) {
+        opts.protocol_version = (uint8_t)(3u + data[pos++] % 3u);
+    }
     uint32_t limit =
         opts.maximum_packet_size == 0 ? MQTTPROTO_MAX_PACKET_SIZE : opts.maximum_packet_size;
 
@@ -368,7 +396,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(r >= 2, "decoded size below a fixed header", r);
         check((uint64_t)r <= limit, "decoded size exceeds maximum_packet_size", r);
         struct frame f = {p, (size_t)r};
-        walk_packet(&f, &pkt, opts.max_user_properties);
+        walk_packet(&f, &pkt, opts.max_user_properties, opts.protocol_version);
         check_prefix(p, (size_t)r, &opts);
         off += (size_t)r;
     }

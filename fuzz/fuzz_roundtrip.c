@@ -2,7 +2,9 @@
  * Fuzz target for decode -> encode -> decode.
  *
  * Input: the bytes of one packet (anything after the first packet is
- * ignored), decoded with the default options. When it decodes, the encoder
+ * ignored), decoded with the default options; or a first byte 0x03 or 0x04
+ * (packet type 0, which no packet has) and then the packet, decoded and
+ * encoded with that protocol_version (MQTT 3.1 or 3.1.1). When it decodes, the encoder
  * must accept the decoded packet as it is: mqttproto_encoded_size() and
  * mqttproto_encode() succeed and agree, the encoding is never longer than the
  * input (the encoder writes the shortest form), a buffer one byte short is
@@ -40,13 +42,15 @@ static uint8_t *copy_of(const uint8_t *data, size_t size)
     return p;
 }
 
+static mqttproto_codec_options opts;
+
 static uint8_t *encode_exact(const mqttproto_packet *pkt, size_t expected)
 {
     uint8_t *out = malloc(expected);
     if (out == NULL) {
         abort();
     }
-    ptrdiff_t w = mqttproto_encode(pkt, NULL, out, expected);
+    ptrdiff_t w = mqttproto_encode(pkt, &opts, out, expected);
     if (w < 0) {
         fail("mqttproto_encode refused a decoded packet", w);
     }
@@ -58,15 +62,21 @@ static uint8_t *encode_exact(const mqttproto_packet *pkt, size_t expected)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    mqttproto_codec_options_default(&opts);
+    if (size > 0 && (data[0] == MQTTPROTO_PROTOCOL_V31 || data[0] == MQTTPROTO_PROTOCOL_V311)) {
+        opts.protocol_version = data[0];
+        data++;
+        size--;
+    }
     uint8_t *in = copy_of(data, size);
     mqttproto_packet first;
-    ptrdiff_t n = mqttproto_decode(in, size, NULL, &first);
+    ptrdiff_t n = mqttproto_decode(in, size, &opts, &first);
     if (n <= 0) {
         free(in);
         return 0;
     }
 
-    ptrdiff_t s = mqttproto_encoded_size(&first, NULL);
+    ptrdiff_t s = mqttproto_encoded_size(&first, &opts);
     if (s <= 0) {
         fail("mqttproto_encoded_size refused a decoded packet", s);
     }
@@ -80,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (short_buf == NULL) {
         abort();
     }
-    ptrdiff_t w = mqttproto_encode(&first, NULL, short_buf, size_s - 1);
+    ptrdiff_t w = mqttproto_encode(&first, &opts, short_buf, size_s - 1);
     if (w != MQTTPROTO_ERR_BUFFER_TOO_SMALL) {
         fail("a buffer one byte short was not refused", w);
     }
@@ -89,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *out = encode_exact(&first, size_s);
 
     mqttproto_packet second;
-    ptrdiff_t n2 = mqttproto_decode(out, size_s, NULL, &second);
+    ptrdiff_t n2 = mqttproto_decode(out, size_s, &opts, &second);
     if (n2 != s) {
         fail("the encoding does not decode to its own size", n2);
     }
@@ -100,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("decode(encode(p)) differs from p", 0);
     }
 
-    ptrdiff_t s2 = mqttproto_encoded_size(&second, NULL);
+    ptrdiff_t s2 = mqttproto_encoded_size(&second, &opts);
     if (s2 != s) {
         fail("the re-decoded packet has another encoded size", s2);
     }

@@ -345,8 +345,57 @@ int mqttproto_broker_client_next_event(mqttproto_broker_client *c, mqttproto_bro
 
 /* ---- output ---- */
 
+/*
+ * The CONNACK return code of MQTT 3.1.1 and 3.1 for an MQTT 5 CONNACK reason
+ * code, or -1 when none applies: the connection is then closed without a
+ * CONNACK [MQTT-3.2.2-6] (3.1.1). 0x84 -> 1 (unacceptable protocol version),
+ * 0x85 -> 2 (identifier rejected), 0x88 0x89 0x97 0x9F -> 3 (server
+ * unavailable), 0x86 -> 4 (bad user name or password), 0x87 0x8A 0x8C -> 5
+ * (not authorized).
+ */
+static int v3_return_code(uint8_t rc)
+{
+    switch (rc) {
+    case MQTTPROTO_RC_SUCCESS:
+        return MQTTPROTO_CONNACK_ACCEPTED;
+    case MQTTPROTO_RC_UNSUPPORTED_PROTOCOL_VERSION:
+        return MQTTPROTO_CONNACK_UNACCEPTABLE_PROTOCOL_VERSION;
+    case MQTTPROTO_RC_CLIENT_IDENTIFIER_NOT_VALID:
+        return MQTTPROTO_CONNACK_IDENTIFIER_REJECTED;
+    case MQTTPROTO_RC_SERVER_UNAVAILABLE:
+    case MQTTPROTO_RC_SERVER_BUSY:
+    case MQTTPROTO_RC_QUOTA_EXCEEDED:
+    case MQTTPROTO_RC_CONNECTION_RATE_EXCEEDED:
+        return MQTTPROTO_CONNACK_SERVER_UNAVAILABLE;
+    case MQTTPROTO_RC_BAD_USERNAME_OR_PASSWORD:
+        return MQTTPROTO_CONNACK_BAD_USERNAME_OR_PASSWORD;
+    case MQTTPROTO_RC_NOT_AUTHORIZED:
+    case MQTTPROTO_RC_BANNED:
+    case MQTTPROTO_RC_BAD_AUTHENTICATION_METHOD:
+        return MQTTPROTO_CONNACK_NOT_AUTHORIZED;
+    default:
+        return -1;
+    }
+}
+
 int conn_write_packet(mqttproto_broker_client *c, const mqttproto_packet *pkt)
 {
+    mqttproto_packet v3;
+    if (c->out_opts.protocol_version != MQTTPROTO_PROTOCOL_V5) {
+        if (pkt->type == MQTTPROTO_PACKET_DISCONNECT) {
+            /* A 3.1.1 server sends no DISCONNECT: the connection just closes. */
+            return 0;
+        }
+        if (pkt->type == MQTTPROTO_PACKET_CONNACK) {
+            int code = v3_return_code(pkt->connack.reason_code);
+            if (code < 0) {
+                return 0;
+            }
+            v3 = *pkt;
+            v3.connack.reason_code = (uint8_t)code;
+            pkt = &v3;
+        }
+    }
     ptrdiff_t size = mqttproto_encoded_size(pkt, &c->out_opts);
     mqttproto_packet trimmed;
     if (size == MQTTPROTO_ERR_PACKET_TOO_LARGE) {
@@ -394,6 +443,9 @@ int conn_write_short(mqttproto_broker_client *c, uint8_t first, uint16_t id, uin
     uint8_t *p = bytebuf_reserve(&c->out, &c->broker->mem, 5);
     if (p == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    if (c->out_opts.protocol_version != MQTTPROTO_PROTOCOL_V5) {
+        rc = 0; /* a 3.1.1 acknowledgement has only the packet identifier */
     }
     p[0] = first;
     p[1] = rc == 0 ? 2 : 3;
@@ -675,6 +727,12 @@ int conn_handle_connect(mqttproto_broker_client *c, const mqttproto_packet *pkt,
     c->session_expiry = mqttproto_properties_has(p, MQTTPROTO_PROP_SESSION_EXPIRY_INTERVAL)
                             ? p->session_expiry_interval
                             : 0;
+    if (cn->protocol_version != MQTTPROTO_PROTOCOL_V5) {
+        /* Clean Session 1 is Clean Start 1 with Session Expiry 0, Clean
+           Session 0 is Clean Start 0 with Session Expiry 0xFFFFFFFF (MQTT
+           5.0 section 3.1.2.11.2, non-normative comment). */
+        c->session_expiry = cn->clean_start ? 0 : 0xFFFFFFFFu;
+    }
     c->connect_session_expiry = c->session_expiry;
     c->peer_receive_maximum =
         mqttproto_properties_has(p, MQTTPROTO_PROP_RECEIVE_MAXIMUM) ? p->receive_maximum : 65535;
@@ -799,8 +857,9 @@ static int build_connack_props(mqttproto_broker_client *c, const mqttproto_prope
     if (e == 0 && !s->shared_subscription_available) {
         e = mqttproto_properties_set_int(out, ctx, MQTTPROTO_PROP_SHARED_SUBSCRIPTION_AVAILABLE, 0);
     }
-    /* [MQTT-3.2.2-22] without Server Keep Alive the client's value holds */
-    if (e == 0 && s->max_keep_alive > 0 &&
+    /* [MQTT-3.2.2-22] without Server Keep Alive the client's value holds;
+       a 3.1.1 client cannot be told another */
+    if (e == 0 && s->max_keep_alive > 0 && c->out_opts.protocol_version == MQTTPROTO_PROTOCOL_V5 &&
         (c->keep_alive == 0 || c->keep_alive > s->max_keep_alive)) {
         c->keep_alive = s->max_keep_alive;
         e = mqttproto_properties_set_int(out, ctx, MQTTPROTO_PROP_SERVER_KEEP_ALIVE,

@@ -35,6 +35,26 @@ static size_t topic_levels(mqttproto_str t)
 
 /* ---- failing ---- */
 
+/* The protocol version a CONNECT that failed to decode names: 4 or 3 for
+   the 3.1.1 and 3.1 protocol names with their level, 5 otherwise. */
+static uint8_t connect_level(const uint8_t *p, size_t len)
+{
+    size_t i = 1;
+    while (i < len && i < 5 && (p[i] & 0x80u) != 0) {
+        i++;
+    }
+    i++; /* past the Remaining Length */
+    static const uint8_t mqtt[7] = {0, 4, 'M', 'Q', 'T', 'T', MQTTPROTO_PROTOCOL_V311};
+    static const uint8_t mqisdp[9] = {0, 6, 'M', 'Q', 'I', 's', 'd', 'p', MQTTPROTO_PROTOCOL_V31};
+    if (len >= i + sizeof mqtt && memcmp(p + i, mqtt, sizeof mqtt) == 0) {
+        return MQTTPROTO_PROTOCOL_V311;
+    }
+    if (len >= i + sizeof mqisdp && memcmp(p + i, mqisdp, sizeof mqisdp) == 0) {
+        return MQTTPROTO_PROTOCOL_V31;
+    }
+    return MQTTPROTO_PROTOCOL_V5;
+}
+
 /*
  * The client broke the protocol with @p err. Before CONNACK the answer is a
  * CONNACK carrying the reason code; after it, a DISCONNECT.
@@ -605,7 +625,10 @@ int mqttproto_broker_client_acknowledge_subscribe(mqttproto_broker_client *c, ui
             ps->done = i;
             return code;
         }
-        codes[i] = (uint8_t)code;
+        /* 3.1.1 has one failure code, 0x80 [MQTT-3.9.3-2] (3.1.1). */
+        codes[i] = c->out_opts.protocol_version != MQTTPROTO_PROTOCOL_V5 && code >= 0x80
+                       ? MQTTPROTO_RC_UNSPECIFIED_ERROR
+                       : (uint8_t)code;
     }
     mqttproto_packet ack;
     memset(&ack, 0, sizeof ack);
@@ -774,11 +797,22 @@ int conn_process_input(mqttproto_broker_client *c)
         mqttproto_packet pkt;
         ptrdiff_t n = size < 0 ? size : mqttproto_decode(p, (size_t)size, &c->in_opts, &pkt);
         int e;
+        if (n < 0 && is_connect) {
+            /* The refusal takes the form of the version the CONNECT names. */
+            uint8_t v = connect_level(p, avail);
+            c->in_opts.protocol_version = v;
+            c->out_opts.protocol_version = v;
+        }
         if (n < 0) {
             /* [MQTT-3.1.4-1] a CONNECT that does not conform is refused */
             e = (int)n;
         } else if (awaiting) {
             /* [MQTT-3.1.0-1] the first packet is a CONNECT */
+            if (pkt.type == MQTTPROTO_PACKET_CONNECT) {
+                /* The connection's version is its CONNECT's: 5, 3.1.1 or 3.1. */
+                c->in_opts.protocol_version = pkt.connect.protocol_version;
+                c->out_opts.protocol_version = pkt.connect.protocol_version;
+            }
             e = pkt.type == MQTTPROTO_PACKET_CONNECT
                     ? conn_handle_connect(c, &pkt, c->parsed, (size_t)n)
                     : MQTTPROTO_ERR_UNEXPECTED_PACKET;

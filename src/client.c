@@ -106,6 +106,7 @@ int mqttproto_client_create(const mqttproto_client_settings *settings, mqttproto
     c->in_opts.maximum_packet_size = s.maximum_packet_size;
     c->in_opts.max_user_properties = s.max_user_properties;
     mqttproto_codec_options_default(&c->out_opts);
+    c->protocol_version = MQTTPROTO_PROTOCOL_V5;
     mqttproto_properties_init(&c->no_props);
     server_defaults(&c->server, 0);
     c->next_id = 1;
@@ -169,7 +170,9 @@ int client_push_event(mqttproto_client *c, const struct ev_rec *ev)
     if (client_reserve_events(c, 1) != 0) {
         return MQTTPROTO_ERR_NO_MEMORY;
     }
-    c->evs[(c->ev_head + c->ev_count) & (c->ev_cap - 1)] = *ev;
+    struct ev_rec *slot = &c->evs[(c->ev_head + c->ev_count) & (c->ev_cap - 1)];
+    *slot = *ev;
+    slot->protocol_version = c->in_opts.protocol_version;
     c->ev_count++;
     return 0;
 }
@@ -216,6 +219,7 @@ int mqttproto_client_next_event(mqttproto_client *c, mqttproto_client_event *ev)
        the one in force now: only the settings' limit applies here. */
     mqttproto_codec_options opts = c->in_opts;
     opts.maximum_packet_size = c->settings.maximum_packet_size;
+    opts.protocol_version = r.protocol_version; /* also from an earlier connection */
     ptrdiff_t n = mqttproto_decode(bytebuf_data(&c->in) + r.pkt_off, r.pkt_len, &opts, &c->ev_pkt);
     if (n <= 0) {
         return 1;
@@ -405,7 +409,10 @@ static int reserve_disconnect(mqttproto_client *c, int err)
 
 int client_fail(mqttproto_client *c, int err)
 {
-    if (c->state == MQTTPROTO_CLIENT_CONNECTED) {
+    /* MQTT 3.1.1 and 3.1 have no DISCONNECT that tells of an error: theirs
+       ends the connection normally and discards the will
+       [MQTT-3.14.4-3] (3.1.1), so on an error the connection is only closed. */
+    if (c->state == MQTTPROTO_CLIENT_CONNECTED && !client_is_v3(c)) {
         /* Before a CONNACK accepted the connection nothing but CONNECT and
            AUTH has been accepted, so the connection is simply closed. Once
            FAILED, nothing more is sent [MQTT-3.14.4-1] and no input is
@@ -451,10 +458,21 @@ static int build_connect(mqttproto_client *c, const mqttproto_connect_options *o
         mps < MIN_MAXIMUM_PACKET_SIZE || tam > s->topic_alias_maximum) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
+    const uint8_t version = o->protocol_version == 0 ? MQTTPROTO_PROTOCOL_V5 : o->protocol_version;
+    if (version != MQTTPROTO_PROTOCOL_V5 &&
+        (o->session_expiry_interval != 0 || o->receive_maximum != 0 ||
+         o->maximum_packet_size != 0 || o->topic_alias_maximum > 0 ||
+         o->request_response_information || !o->request_problem_information ||
+         o->user_property_count > 0 || o->authentication_method.len > 0 ||
+         o->authentication_data.len > 0 ||
+         (o->will != NULL && client_props_given(&o->will->properties)))) {
+        /* What only an MQTT 5 CONNECT can say. */
+        return MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION;
+    }
     memset(pkt, 0, sizeof *pkt);
     pkt->type = MQTTPROTO_PACKET_CONNECT;
     mqttproto_connect *cn = &pkt->connect;
-    cn->protocol_version = MQTTPROTO_PROTOCOL_V5;
+    cn->protocol_version = version;
     cn->clean_start = o->clean_start;
     cn->keep_alive = o->keep_alive;
     cn->client_id = o->client_id;
@@ -505,6 +523,14 @@ static int build_connect(mqttproto_client *c, const mqttproto_connect_options *o
     } else if (e == 0 && o->authentication_data.len > 0) {
         e = MQTTPROTO_ERR_INVALID_ARGUMENT; /* data without a method */
     }
+    if (version != MQTTPROTO_PROTOCOL_V5) {
+        /* Nothing of it is sent: no Receive Maximum or Topic Aliases
+           (inbound QoS 1/2 are not limited, and no alias can arrive). The
+           Maximum Packet Size stays the local limit of the settings. */
+        mqttproto_properties_init(p);
+        rm = 65535;
+        tam = 0;
+    }
     *receive_maximum = rm;
     *topic_alias_maximum = (uint16_t)tam;
     *maximum_packet_size = mps;
@@ -546,7 +572,9 @@ int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_option
                              uint64_t now_ms)
 {
     if (c == NULL || o == NULL || o->version != MQTTPROTO_CONNECT_OPTIONS_VERSION ||
-        (o->protocol_version != 0 && o->protocol_version != MQTTPROTO_PROTOCOL_V5)) {
+        (o->protocol_version != 0 && o->protocol_version != MQTTPROTO_PROTOCOL_V5 &&
+         o->protocol_version != MQTTPROTO_PROTOCOL_V311 &&
+         o->protocol_version != MQTTPROTO_PROTOCOL_V31)) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
     if (c->state != MQTTPROTO_CLIENT_DISCONNECTED || bytebuf_size(&c->out) != 0) {
@@ -590,6 +618,7 @@ int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_option
     /* Encode without a limit: the server's is not known yet. */
     mqttproto_codec_options old_opts = c->out_opts;
     mqttproto_codec_options_default(&c->out_opts);
+    c->out_opts.protocol_version = pkt.connect.protocol_version;
     e = client_write_packet(c, &pkt); /* [MQTT-3.1.0-1] the first packet */
     if (e != 0) {
         c->out_opts = old_opts;
@@ -612,6 +641,15 @@ int mqttproto_client_connect(mqttproto_client *c, const mqttproto_connect_option
     c->clean_start = o->clean_start;
     c->keep_alive_requested = o->keep_alive;
     c->session_expiry = o->session_expiry_interval;
+    c->protocol_version = pkt.connect.protocol_version;
+    c->in_opts.protocol_version = pkt.connect.protocol_version;
+    if (client_is_v3(c)) {
+        /* Clean Session 0 keeps the session after the connection without a
+           limit; Clean Session 1 ends it with the connection
+           [MQTT-3.1.2-4] [MQTT-3.1.2-6] (3.1.1), as MQTT 5.0 section 3.1.2.4
+           relates the two. */
+        c->session_expiry = o->clean_start ? 0 : 0xFFFFFFFFu;
+    }
     c->our_receive_maximum = rm;
     c->our_topic_alias_maximum = tam;
     /* [MQTT-3.1.2-24] the server sends nothing larger than the Maximum
@@ -690,7 +728,8 @@ static int handle_connack(mqttproto_client *c, const mqttproto_packet *pkt, size
     ev.pkt_len = len;
     ev.topic_off = SIZE_MAX;
     ev.reason_code = ca->reason_code;
-    if (ca->reason_code >= 0x80) {
+    /* 3.1.1 and 3.1: return codes 1 to 5 refuse [MQTT-3.2.2-5] (3.1.1). */
+    if (client_is_v3(c) ? ca->reason_code != 0 : ca->reason_code >= 0x80) {
         /* [MQTT-4.13.2-1] the server closes the connection. */
         ev.type = MQTTPROTO_CLIENT_EVENT_CONNECT_REFUSED;
         int e = client_push_event(c, &ev);
@@ -800,6 +839,9 @@ int mqttproto_client_auth(mqttproto_client *c, uint8_t reason_code, mqttproto_bi
     if (c == NULL) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
+    if (client_is_v3(c)) {
+        return MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION; /* AUTH is reserved in 3.1.1 */
+    }
     if (c->auth_method_len == 0) {
         return MQTTPROTO_ERR_BAD_STATE; /* [MQTT-4.12.0-7] */
     }
@@ -856,6 +898,10 @@ int mqttproto_client_disconnect(mqttproto_client *c, uint8_t reason_code,
     }
     if (c->state != MQTTPROTO_CLIENT_CONNECTED) {
         return MQTTPROTO_ERR_BAD_STATE;
+    }
+    if (client_is_v3(c) && (reason_code != 0 || client_props_given(props))) {
+        /* A 3.1.1 DISCONNECT has neither: it always discards the will. */
+        return MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION;
     }
     mqttproto_packet pkt;
     memset(&pkt, 0, sizeof pkt);

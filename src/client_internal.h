@@ -68,6 +68,7 @@ struct ev_rec {
     uint8_t type;
     uint8_t reason_code;
     bool session_present;
+    uint8_t protocol_version; /* of the connection the packet came on */
     uint16_t packet_id;
     int error;
     size_t pkt_off, pkt_len;     /* the packet in the input buffer; len 0: none */
@@ -82,6 +83,10 @@ struct mqttproto_client {
 
     mqttproto_client_state state;
     int error; /* sticky, while FAILED */
+    /* The protocol level of the last connect() (5 before the first): 3.1.1
+       and 3.1 have no properties, AUTH or reason codes beyond CONNACK's and
+       SUBACK's. in_opts and out_opts carry it to the codec. */
+    uint8_t protocol_version;
 
     /* Connection parameters of the last connect(). */
     char *client_id;
@@ -153,6 +158,20 @@ struct mqttproto_client {
 };
 
 /* ---- shared by the client's files ---- */
+
+/* Whether the connection speaks MQTT 3.1.1 or 3.1. */
+static inline bool client_is_v3(const mqttproto_client *c)
+{
+    return c->protocol_version != MQTTPROTO_PROTOCOL_V5;
+}
+
+/* Whether a property block given to a call holds anything: before MQTT 5
+   there is nowhere to send it. */
+static inline bool client_props_given(const mqttproto_properties *p)
+{
+    return p != NULL && (p->present != 0 || p->user_property_count != 0 ||
+                         p->subscription_identifier_count != 0);
+}
 
 /* Enter FAILED with @p err, queueing a DISCONNECT when one may be sent;
    returns @p err, or NO_MEMORY (and changes nothing) when the DISCONNECT

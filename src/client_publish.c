@@ -124,6 +124,9 @@ int32_t mqttproto_client_publish(mqttproto_client *c, mqttproto_str topic, mqttp
     if (c->state == MQTTPROTO_CLIENT_FAILED) {
         return MQTTPROTO_ERR_BAD_STATE;
     }
+    if (client_is_v3(c) && client_props_given(props)) {
+        return MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION; /* no properties before MQTT 5 */
+    }
     if (props != NULL && props_forbidden(props)) {
         return MQTTPROTO_ERR_PROPERTY_NOT_ALLOWED;
     }
@@ -153,8 +156,13 @@ int32_t mqttproto_client_publish(mqttproto_client *c, mqttproto_str topic, mqttp
     } else {
         mqttproto_properties_init(&pkt.publish.properties);
     }
-    /* [MQTT-3.2.2-15] over the server's limit: never sent. */
-    ptrdiff_t size = mqttproto_encoded_size(&pkt, connected ? &c->out_opts : NULL);
+    /* [MQTT-3.2.2-15] over the server's limit: never sent. The message is
+       kept in the MQTT 5 form whatever the connection's version; a 3.1.1
+       connection gets it re-encoded by write_publish(). */
+    mqttproto_codec_options limit;
+    mqttproto_codec_options_default(&limit);
+    limit.maximum_packet_size = connected ? c->out_opts.maximum_packet_size : 0;
+    ptrdiff_t size = mqttproto_encoded_size(&pkt, &limit);
     if (size < 0) {
         return (int32_t)size;
     }
@@ -254,7 +262,7 @@ static int write_publish(mqttproto_client *c, struct out_msg *m)
     bool first = false;
     uint16_t alias = alias_for(c, m, &first);
     bool downgrade = m->qos > c->server.maximum_qos;
-    if (alias == 0 && !downgrade) {
+    if (alias == 0 && !downgrade && !client_is_v3(c)) {
         if (m->len > c->server.maximum_packet_size) {
             return MQTTPROTO_ERR_PACKET_TOO_LARGE; /* [MQTT-3.2.2-15] */
         }
@@ -842,6 +850,9 @@ int mqttproto_client_acknowledge(mqttproto_client *c, uint16_t packet_id, uint8_
     mqttproto_packet_type type = x->qos == 1 ? MQTTPROTO_PACKET_PUBACK : MQTTPROTO_PACKET_PUBREC;
     if (!mqttproto_reason_code_allowed(reason_code, (int)type)) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
+    }
+    if (client_is_v3(c) && reason_code != MQTTPROTO_RC_SUCCESS) {
+        return MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION; /* a 3.1.1 ack has no reason code */
     }
     x->stage = IN_ACK_READY;
     x->reason_code = reason_code;

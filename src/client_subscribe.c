@@ -112,6 +112,17 @@ static int check_server_support(const mqttproto_client *c, const mqttproto_subsc
                                 size_t count, const mqttproto_properties *props)
 {
     const mqttproto_client_server_info *s = &c->server;
+    if (client_is_v3(c)) {
+        /* Only the Requested QoS, and no properties, before MQTT 5. */
+        if (client_props_given(props)) {
+            return MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION;
+        }
+        for (size_t i = 0; i < count; i++) {
+            if (subs[i].no_local || subs[i].retain_as_published || subs[i].retain_handling != 0) {
+                return MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION;
+            }
+        }
+    }
     for (size_t i = 0; i < count; i++) {
         mqttproto_str f = subs[i].topic_filter;
         int e = mqttproto_topic_filter_validate(f);
@@ -231,6 +242,9 @@ int32_t mqttproto_client_unsubscribe(mqttproto_client *c, const mqttproto_str *f
     if (c->state != MQTTPROTO_CLIENT_CONNECTED) {
         return MQTTPROTO_ERR_BAD_STATE;
     }
+    if (client_is_v3(c) && client_props_given(props)) {
+        return MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION;
+    }
     /* Check every filter first: the call changes nothing when one is not
        subscribed. A filter named twice takes two counts. */
     mqttproto_str *gone = mem_alloc(&c->mem, count * sizeof *gone);
@@ -300,7 +314,9 @@ int client_handle_suback(mqttproto_client *c, const mqttproto_packet *pkt, size_
            for its answer */
         return MQTTPROTO_ERR_UNKNOWN_PACKET_ID;
     }
-    if (a->reason_code_count != r->count) {
+    /* A 3.1.1 UNSUBACK carries no reason codes. */
+    bool counted = !(client_is_v3(c) && pkt->type == MQTTPROTO_PACKET_UNSUBACK);
+    if (counted && a->reason_code_count != r->count) {
         /* [MQTT-3.8.4-6] one reason code per filter sent */
         return MQTTPROTO_ERR_REASON_CODE_COUNT_MISMATCH;
     }

@@ -63,6 +63,10 @@ static inline int parse_fixed_header(const uint8_t *data, size_t len,
     if (r != 0) {
         return r;
     }
+    if ((data[0] >> 4) == MQTTPROTO_PACKET_AUTH && mqttproto_codec_is_v3(o)) {
+        /* Packet type 15 is reserved in MQTT 3.1.1 (section 2.2.1). */
+        return MQTTPROTO_ERR_RESERVED_PACKET_TYPE;
+    }
     r = wire_get_vbi(data + 1, len - 1, remaining);
     if (r <= 0) {
         return r;
@@ -159,6 +163,10 @@ static inline void props_empty(mqttproto_properties *props)
 static inline int read_props(struct reader *r, int context, const mqttproto_codec_options *o,
                              mqttproto_properties *props)
 {
+    if (mqttproto_codec_is_v3(o)) { /* MQTT 3.1.1 and 3.1 have no properties */
+        props_empty(props);
+        return 0;
+    }
     if (r->p < r->end && *r->p == 0) { /* the common empty block */
         props_empty(props);
         r->p++;
@@ -191,7 +199,8 @@ static int decode_will(struct reader *r, uint8_t flags, const mqttproto_codec_op
 {
     will->qos = (mqttproto_qos)((flags >> 3) & 3u);
     will->retain = (flags & 0x20u) != 0;
-    /* Will Properties, Will Topic and Will Payload follow [MQTT-3.1.2-9]. */
+    /* Will Properties (MQTT 5 only), Will Topic and Will Payload follow
+       [MQTT-3.1.2-9]. */
     TRY(read_props(r, MQTTPROTO_PROPERTY_CONTEXT_WILL, o, &will->properties));
     mqttproto_bin topic;
     TRY(read_bin(r, &topic)); /* [MQTT-3.1.3-11] */
@@ -201,43 +210,89 @@ static int decode_will(struct reader *r, uint8_t flags, const mqttproto_codec_op
     return read_bin(r, &will->payload);
 }
 
-static int decode_connect(struct reader *r, const mqttproto_codec_options *o, mqttproto_connect *c)
+/*
+ * The protocol name and level: "MQTT" 5 or 4 (3.1.1), or "MQIsdp" 3 (3.1),
+ * whatever the options say, so that a server learns the version from the
+ * CONNECT itself. 0 with the level in *version, or an error.
+ */
+static int read_protocol(struct reader *r, uint8_t *version)
 {
-    static const uint8_t protocol_name[6] = {0, 4, 'M', 'Q', 'T', 'T'};
+    static const uint8_t name_mqtt[6] = {0, 4, 'M', 'Q', 'T', 'T'};
+    static const uint8_t name_mqisdp[8] = {0, 6, 'M', 'Q', 'I', 's', 'd', 'p'};
     if (r->end - r->p < 6) {
         return MQTTPROTO_ERR_TRUNCATED;
     }
-    if (memcmp(r->p, protocol_name, 6) != 0) {
+    bool v31 = false;
+    if (memcmp(r->p, name_mqtt, 6) == 0) {
+        r->p += 6;
+    } else if (r->end - r->p >= 8 && memcmp(r->p, name_mqisdp, 8) == 0) {
+        v31 = true; /* MQTT 3.1 (section 3.1, "Protocol name") */
+        r->p += 8;
+    } else {
         return MQTTPROTO_ERR_BAD_PROTOCOL_NAME; /* [MQTT-3.1.2-1] */
     }
-    r->p += 6;
-    uint8_t version, flags;
-    TRY(read_u8(r, &version));
-    if (version != MQTTPROTO_PROTOCOL_V5) {
-        return MQTTPROTO_ERR_UNSUPPORTED_PROTOCOL_VERSION; /* [MQTT-3.1.2-2] */
+    TRY(read_u8(r, version));
+    /* "MQIsdp" goes with level 3 only, "MQTT" with 4 and 5; any other level
+       is refused [MQTT-3.1.2-2], in 3.1.1 with return code 1 [MQTT-3.1.2-2] (3.1.1). */
+    bool ok = v31 ? *version == MQTTPROTO_PROTOCOL_V31
+                  : *version == MQTTPROTO_PROTOCOL_V5 || *version == MQTTPROTO_PROTOCOL_V311;
+    return ok ? 0 : MQTTPROTO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
+}
+
+/* The client identifier rules of MQTT 3.1.1 and 3.1 that need no state. */
+static int check_v3_client_id(uint8_t version, bool clean_session, size_t len)
+{
+    if (version == MQTTPROTO_PROTOCOL_V31) {
+        /* MQTT 3.1 section 3.1: 1 to 23 characters (CONNACK return code 2). */
+        return len >= 1 && len <= 23 ? 0 : MQTTPROTO_ERR_CLIENT_IDENTIFIER_INVALID;
     }
+    if (len == 0 && !clean_session) {
+        /* An empty client identifier needs Clean Session 1; the server
+           answers CONNACK return code 2 [MQTT-3.1.3-7] [MQTT-3.1.3-8] (3.1.1). */
+        return MQTTPROTO_ERR_CLIENT_IDENTIFIER_INVALID;
+    }
+    return 0;
+}
+
+static int decode_connect(struct reader *r, const mqttproto_codec_options *o, mqttproto_connect *c)
+{
+    uint8_t version, flags;
+    TRY(read_protocol(r, &version));
     c->protocol_version = version;
+    /* The CONNECT's own level decides its form, not the options. */
+    mqttproto_codec_options co = *o;
+    co.protocol_version = version;
+    const bool v3 = version != MQTTPROTO_PROTOCOL_V5;
     TRY(read_u8(r, &flags));
     if ((flags & 1u) != 0) {
-        return MQTTPROTO_ERR_BAD_CONNECT_FLAGS; /* [MQTT-3.1.2-3] */
+        return MQTTPROTO_ERR_BAD_CONNECT_FLAGS; /* [MQTT-3.1.2-3], also (3.1.1) */
     }
     c->has_will = (flags & 0x04u) != 0;
     if (!c->has_will && (flags & 0x38u) != 0) {
-        return MQTTPROTO_ERR_BAD_CONNECT_FLAGS; /* [MQTT-3.1.2-11] [MQTT-3.1.2-13] */
+        /* [MQTT-3.1.2-11] [MQTT-3.1.2-13];
+           [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-15] (3.1.1) */
+        return MQTTPROTO_ERR_BAD_CONNECT_FLAGS;
     }
     if (((flags >> 3) & 3u) == 3u) {
-        return MQTTPROTO_ERR_BAD_QOS; /* [MQTT-3.1.2-12] */
+        return MQTTPROTO_ERR_BAD_QOS; /* [MQTT-3.1.2-12]; [MQTT-3.1.2-14] (3.1.1) */
     }
     c->clean_start = (flags & 0x02u) != 0;
     c->has_password = (flags & 0x40u) != 0;
     c->has_username = (flags & 0x80u) != 0;
+    if (v3 && c->has_password && !c->has_username) {
+        return MQTTPROTO_ERR_BAD_CONNECT_FLAGS; /* [MQTT-3.1.2-22] (3.1.1) */
+    }
     TRY(read_u16(r, &c->keep_alive));
-    TRY(read_props(r, MQTTPROTO_PACKET_CONNECT, o, &c->properties));
+    TRY(read_props(r, MQTTPROTO_PACKET_CONNECT, &co, &c->properties));
     /* Payload order: Client Identifier, Will Properties, Will Topic, Will
-       Payload, User Name, Password [MQTT-3.1.3-1] [MQTT-3.1.3-3] [MQTT-3.1.3-4]. */
+       Payload, User Name, Password [MQTT-3.1.3-1] [MQTT-3.1.3-3] [MQTT-3.1.3-4];
+       the same without Will Properties [MQTT-3.1.3-1] [MQTT-3.1.3-3] (3.1.1). */
     TRY(read_str(r, &c->client_id));
+    if (v3) {
+        TRY(check_v3_client_id(version, c->clean_start, c->client_id.len));
+    }
     if (c->has_will) {
-        TRY(decode_will(r, flags, o, &c->will));
+        TRY(decode_will(r, flags, &co, &c->will));
     }
     if (c->has_username) {
         TRY(read_str(r, &c->username)); /* [MQTT-3.1.2-17] [MQTT-3.1.3-12] */
@@ -245,7 +300,8 @@ static int decode_connect(struct reader *r, const mqttproto_codec_options *o, mq
     if (c->has_password) {
         TRY(read_bin(r, &c->password)); /* [MQTT-3.1.2-19] */
     }
-    /* Anything left is a field whose flag is 0 [MQTT-3.1.2-16] [MQTT-3.1.2-18]. */
+    /* Anything left is a field whose flag is 0 [MQTT-3.1.2-16] [MQTT-3.1.2-18];
+       [MQTT-3.1.2-18] [MQTT-3.1.2-20] (3.1.1). */
     return expect_end(r);
 }
 
@@ -258,6 +314,18 @@ static int decode_connack(struct reader *r, const mqttproto_codec_options *o, mq
     }
     c->session_present = flags != 0;
     TRY(read_u8(r, &c->reason_code));
+    if (mqttproto_codec_is_v3(o)) {
+        /* The return code: 0 to 5; 6 to 255 are reserved (3.1.1 section
+           3.2.2.3). Session Present 0 with any other than 0 [MQTT-3.2.2-4] (3.1.1). */
+        if (c->reason_code > MQTTPROTO_CONNACK_NOT_AUTHORIZED) {
+            return MQTTPROTO_ERR_INVALID_REASON_CODE;
+        }
+        if (c->session_present && c->reason_code != 0) {
+            return MQTTPROTO_ERR_SESSION_PRESENT_ON_ERROR;
+        }
+        props_empty(&c->properties);
+        return expect_end(r);
+    }
     if (!mqttproto_reason_code_allowed(c->reason_code, MQTTPROTO_PACKET_CONNACK)) {
         return MQTTPROTO_ERR_INVALID_REASON_CODE; /* [MQTT-3.2.2-8] */
     }
@@ -279,6 +347,9 @@ static int decode_publish(struct reader *r, uint8_t flags, const mqttproto_codec
     pub->topic.data = (const char *)topic.data;
     pub->topic.len = topic.len;
     TRY(mqttproto_topic_name_check(topic.data, topic.len));
+    if (topic.len == 0 && mqttproto_codec_is_v3(o)) {
+        return MQTTPROTO_ERR_TOPIC_NAME_INVALID; /* no Topic Alias: [MQTT-4.7.3-1] (3.1.1) */
+    }
     if (pub->qos != MQTTPROTO_QOS_AT_MOST_ONCE) {
         TRY(read_packet_id(r, &pub->packet_id));
     } else {
@@ -301,6 +372,12 @@ static int decode_ack(struct reader *r, int type, const mqttproto_codec_options 
 {
     TRY(read_packet_id(r, &ack->packet_id));
     ack->reason_code = 0;
+    if (mqttproto_codec_is_v3(o)) {
+        /* Only the packet identifier: Remaining Length 2 (3.1.1 sections
+           3.4.1, 3.5.1, 3.6.1, 3.7.1). */
+        props_empty(&ack->properties);
+        return expect_end(r);
+    }
     if (r->p == r->end) {
         props_empty(&ack->properties);
         return 0;
@@ -318,11 +395,13 @@ static int decode_ack(struct reader *r, int type, const mqttproto_codec_options 
     return expect_end(r);
 }
 
-/* Subscription options byte (MQTT 5.0 section 3.8.3.1). */
-static int decode_options(uint8_t b, mqttproto_subscription *s)
+/* Subscription options byte (MQTT 5.0 section 3.8.3.1); in MQTT 3.1.1 and
+   3.1 only the Requested QoS, the upper 6 bits reserved. */
+static int decode_options(uint8_t b, bool v3, mqttproto_subscription *s)
 {
-    if ((b & 0xC0u) != 0) {
-        return MQTTPROTO_ERR_BAD_SUBSCRIPTION_OPTIONS; /* [MQTT-3.8.3-5] */
+    if ((b & (v3 ? 0xFCu : 0xC0u)) != 0) {
+        /* [MQTT-3.8.3-5]; [MQTT-3-8.3-4] (3.1.1, the id as the specification spells it) */
+        return MQTTPROTO_ERR_BAD_SUBSCRIPTION_OPTIONS;
     }
     if ((b & 3u) == 3u) {
         return MQTTPROTO_ERR_SUBSCRIPTION_QOS_INVALID;
@@ -338,12 +417,12 @@ static int decode_options(uint8_t b, mqttproto_subscription *s)
 }
 
 /* One topic filter with its options; used by decoding and by the iterator. */
-static int read_subscription(struct reader *r, mqttproto_subscription *s)
+static int read_subscription(struct reader *r, bool v3, mqttproto_subscription *s)
 {
     TRY(read_str(r, &s->topic_filter)); /* [MQTT-3.8.3-1] */
     uint8_t options;
     TRY(read_u8(r, &options));
-    TRY(decode_options(options, s));
+    TRY(decode_options(options, v3, s));
     TRY(mqttproto_topic_filter_validate(s->topic_filter));
     if (s->no_local && mqttproto_shared_filter_parse(s->topic_filter, NULL, NULL) == 1) {
         return MQTTPROTO_ERR_NO_LOCAL_ON_SHARED; /* [MQTT-3.8.3-4] */
@@ -362,11 +441,11 @@ static int decode_subscribe(struct reader *r, const mqttproto_codec_options *o,
     size_t count = 0;
     while (r->p < r->end) {
         mqttproto_subscription s;
-        TRY(read_subscription(r, &s));
+        TRY(read_subscription(r, mqttproto_codec_is_v3(o), &s));
         count++;
     }
     if (count == 0) {
-        return MQTTPROTO_ERR_EMPTY_SUBSCRIPTION_LIST; /* [MQTT-3.8.3-2] */
+        return MQTTPROTO_ERR_EMPTY_SUBSCRIPTION_LIST; /* [MQTT-3.8.3-2]; [MQTT-3.8.3-3] (3.1.1) */
     }
     sub->subscriptions.count = count;
     return 0;
@@ -388,7 +467,7 @@ static int decode_unsubscribe(struct reader *r, const mqttproto_codec_options *o
         count++;
     }
     if (count == 0) {
-        return MQTTPROTO_ERR_EMPTY_SUBSCRIPTION_LIST; /* [MQTT-3.10.3-2] */
+        return MQTTPROTO_ERR_EMPTY_SUBSCRIPTION_LIST; /* [MQTT-3.10.3-2], also (3.1.1) */
     }
     unsub->topic_filters.count = count;
     return 0;
@@ -399,14 +478,21 @@ static int decode_suback(struct reader *r, int type, const mqttproto_codec_optio
 {
     TRY(read_packet_id(r, &ack->packet_id));
     TRY(read_props(r, type, o, &ack->properties));
+    if (mqttproto_codec_is_v3(o) && type == MQTTPROTO_PACKET_UNSUBACK) {
+        /* Only the packet identifier: Remaining Length 2 (3.1.1 section 3.11.1). */
+        ack->reason_codes = NULL;
+        ack->reason_code_count = 0;
+        return expect_end(r);
+    }
     ack->reason_codes = r->p;
     ack->reason_code_count = (size_t)(r->end - r->p);
     if (ack->reason_code_count == 0) {
         return MQTTPROTO_ERR_EMPTY_REASON_CODE_LIST;
     }
     for (const uint8_t *p = r->p; p < r->end; p++) {
-        /* [MQTT-3.9.3-2] [MQTT-3.11.3-2] */
-        if (!mqttproto_reason_code_allowed(*p, type)) {
+        /* [MQTT-3.9.3-2] [MQTT-3.11.3-2]; 0x00, 0x01, 0x02, 0x80 [MQTT-3.9.3-2] (3.1.1) */
+        if (mqttproto_codec_is_v3(o) ? !mqttproto_v3_suback_code_ok(*p)
+                                     : !mqttproto_reason_code_allowed(*p, type)) {
             return MQTTPROTO_ERR_INVALID_REASON_CODE;
         }
     }
@@ -419,9 +505,11 @@ static int decode_reason_only(struct reader *r, int type, const mqttproto_codec_
                               mqttproto_disconnect *d)
 {
     d->reason_code = 0;
-    if (r->p == r->end) {
+    if (r->p == r->end || mqttproto_codec_is_v3(o)) {
+        /* MQTT 3.1.1 DISCONNECT: Remaining Length 0 (3.1.1 section 3.14.1);
+           AUTH was refused with the fixed header. */
         props_empty(&d->properties);
-        return 0;
+        return expect_end(r);
     }
     TRY(read_u8(r, &d->reason_code));
     /* [MQTT-3.14.2-1] [MQTT-3.15.2-1] */
@@ -665,7 +753,7 @@ ptrdiff_t mqttproto_decode(const uint8_t *data, size_t len, const mqttproto_code
     }
     if (len >= 2) {
         unsigned type = data[0] >> 4;
-        if (type == MQTTPROTO_PACKET_PUBLISH) {
+        if (type == MQTTPROTO_PACKET_PUBLISH && !mqttproto_codec_is_v3(o)) {
             return decode_publish_fast(data, len, o, out);
         }
         if (type == MQTTPROTO_PACKET_CONNECT) {
@@ -692,7 +780,8 @@ bool mqttproto_subscriptions_next(const mqttproto_subscription_list *list, size_
         return false;
     }
     struct reader r = {list->wire.data + *cursor, list->wire.data + list->wire.len};
-    if (read_subscription(&r, out) != 0) {
+    /* MQTT 3.1.1 options are MQTT 5 options with the upper bits 0. */
+    if (read_subscription(&r, false, out) != 0) {
         return false;
     }
     *cursor = (size_t)(r.p - list->wire.data);

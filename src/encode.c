@@ -24,6 +24,8 @@ struct layout {
     int will_props_err; /* with check: first content error of the will's properties */
     bool check;         /* whether the property walks check content too */
     uint8_t short_form; /* acks, DISCONNECT, AUTH: fields left out (0, 1 or 2) */
+    uint8_t version;    /* the packet's protocol level: the options', or a CONNECT's own */
+    bool v3;            /* MQTT 3.1.1 or 3.1 forms: no properties, no reason codes */
 };
 
 static inline int check_len(size_t len, const void *data)
@@ -52,15 +54,30 @@ static inline int props_size(const mqttproto_properties *props, int context, boo
 
 static int connect_shape(const mqttproto_connect *c, struct layout *l, size_t *body)
 {
-    TRY(props_size(&c->properties, MQTTPROTO_PACKET_CONNECT, l->check, &l->props, &l->props_err));
+    if (c->protocol_version != 0) {
+        l->version = c->protocol_version;
+        l->v3 = c->protocol_version == MQTTPROTO_PROTOCOL_V311 ||
+                c->protocol_version == MQTTPROTO_PROTOCOL_V31;
+    }
+    /* Name, level, flags, keep alive; then the properties of MQTT 5 (3.1.1
+       and 3.1 drop them: there is nowhere to write them). */
+    size_t n = l->version == MQTTPROTO_PROTOCOL_V31 ? 12 : 10;
+    if (!l->v3) {
+        TRY(props_size(&c->properties, MQTTPROTO_PACKET_CONNECT, l->check, &l->props,
+                       &l->props_err));
+        n += props_total_size(l->props);
+    }
     TRY(check_len(c->client_id.len, c->client_id.data));
-    size_t n = 10 + props_total_size(l->props) + 2 + c->client_id.len;
+    n += 2 + c->client_id.len;
     if (c->has_will) {
-        TRY(props_size(&c->will.properties, MQTTPROTO_PROPERTY_CONTEXT_WILL, l->check,
-                       &l->will_props, &l->will_props_err));
+        if (!l->v3) {
+            TRY(props_size(&c->will.properties, MQTTPROTO_PROPERTY_CONTEXT_WILL, l->check,
+                           &l->will_props, &l->will_props_err));
+            n += props_total_size(l->will_props);
+        }
         TRY(check_len(c->will.topic.len, c->will.topic.data));
         TRY(check_len(c->will.payload.len, c->will.payload.data));
-        n += props_total_size(l->will_props) + 4 + c->will.topic.len + c->will.payload.len;
+        n += 4 + c->will.topic.len + c->will.payload.len;
     }
     if (c->has_username) {
         TRY(check_len(c->username.len, c->username.data));
@@ -76,8 +93,12 @@ static int connect_shape(const mqttproto_connect *c, struct layout *l, size_t *b
 
 static int subscribe_shape(const mqttproto_subscribe *s, struct layout *l, size_t *body)
 {
-    TRY(props_size(&s->properties, MQTTPROTO_PACKET_SUBSCRIBE, l->check, &l->props, &l->props_err));
-    size_t n = 2 + props_total_size(l->props);
+    size_t n = 2;
+    if (!l->v3) {
+        TRY(props_size(&s->properties, MQTTPROTO_PACKET_SUBSCRIBE, l->check, &l->props,
+                       &l->props_err));
+        n += props_total_size(l->props);
+    }
     size_t cursor = 0;
     size_t count = 0;
     mqttproto_subscription sub;
@@ -95,9 +116,12 @@ static int subscribe_shape(const mqttproto_subscribe *s, struct layout *l, size_
 
 static int unsubscribe_shape(const mqttproto_unsubscribe *u, struct layout *l, size_t *body)
 {
-    TRY(props_size(&u->properties, MQTTPROTO_PACKET_UNSUBSCRIBE, l->check, &l->props,
-                   &l->props_err));
-    size_t n = 2 + props_total_size(l->props);
+    size_t n = 2;
+    if (!l->v3) {
+        TRY(props_size(&u->properties, MQTTPROTO_PACKET_UNSUBSCRIBE, l->check, &l->props,
+                       &l->props_err));
+        n += props_total_size(l->props);
+    }
     size_t cursor = 0;
     size_t count = 0;
     mqttproto_str filter;
@@ -115,7 +139,10 @@ static int unsubscribe_shape(const mqttproto_unsubscribe *u, struct layout *l, s
 
 static int publish_shape(const mqttproto_publish *p, struct layout *l, size_t *body)
 {
-    TRY(props_size(&p->properties, MQTTPROTO_PACKET_PUBLISH, l->check, &l->props, &l->props_err));
+    if (!l->v3) {
+        TRY(props_size(&p->properties, MQTTPROTO_PACKET_PUBLISH, l->check, &l->props,
+                       &l->props_err));
+    }
     TRY(check_len(p->topic.len, p->topic.data));
     if (p->payload.data == NULL && p->payload.len != 0) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
@@ -124,13 +151,15 @@ static int publish_shape(const mqttproto_publish *p, struct layout *l, size_t *b
         return MQTTPROTO_ERR_PACKET_TOO_LARGE;
     }
     *body = 2 + p->topic.len + (p->qos != MQTTPROTO_QOS_AT_MOST_ONCE ? 2u : 0u) +
-            props_total_size(l->props) + p->payload.len;
+            (l->v3 ? 0u : props_total_size(l->props)) + p->payload.len;
     return 0;
 }
 
 /* Start a layout; with check, the property walks also check content. */
-static inline void layout_init(struct layout *l, bool check)
+static inline void layout_init(struct layout *l, const mqttproto_codec_options *o, bool check)
 {
+    l->version = o->protocol_version;
+    l->v3 = mqttproto_codec_is_v3(o);
     l->props = 0;
     l->will_props = 0;
     l->props_err = 0;
@@ -148,9 +177,12 @@ static int shape(const mqttproto_packet *pkt, struct layout *l)
         TRY(connect_shape(&pkt->connect, l, &body));
         break;
     case MQTTPROTO_PACKET_CONNACK:
-        TRY(props_size(&pkt->connack.properties, MQTTPROTO_PACKET_CONNACK, l->check, &l->props,
-                       &l->props_err));
-        body = 2 + props_total_size(l->props);
+        body = 2;
+        if (!l->v3) {
+            TRY(props_size(&pkt->connack.properties, MQTTPROTO_PACKET_CONNACK, l->check, &l->props,
+                           &l->props_err));
+            body += props_total_size(l->props);
+        }
         break;
     case MQTTPROTO_PACKET_PUBLISH:
         TRY(publish_shape(&pkt->publish, l, &body));
@@ -159,6 +191,11 @@ static int shape(const mqttproto_packet *pkt, struct layout *l)
     case MQTTPROTO_PACKET_PUBREC:
     case MQTTPROTO_PACKET_PUBREL:
     case MQTTPROTO_PACKET_PUBCOMP:
+        if (l->v3) { /* only the packet identifier: the reason code is dropped */
+            body = 2;
+            l->short_form = 2;
+            break;
+        }
         TRY(props_size(&pkt->puback.properties, (int)pkt->type, l->check, &l->props,
                        &l->props_err));
         /* The reason code and properties may be left out when they say
@@ -178,12 +215,18 @@ static int shape(const mqttproto_packet *pkt, struct layout *l)
         break;
     case MQTTPROTO_PACKET_SUBACK:
     case MQTTPROTO_PACKET_UNSUBACK:
-        TRY(props_size(&pkt->suback.properties, (int)pkt->type, l->check, &l->props,
-                       &l->props_err));
+        if (l->v3 && pkt->type == MQTTPROTO_PACKET_UNSUBACK) {
+            body = 2; /* only the packet identifier: the reason codes are dropped */
+            break;
+        }
+        if (!l->v3) {
+            TRY(props_size(&pkt->suback.properties, (int)pkt->type, l->check, &l->props,
+                           &l->props_err));
+        }
         if (pkt->suback.reason_codes == NULL && pkt->suback.reason_code_count != 0) {
             return MQTTPROTO_ERR_INVALID_ARGUMENT;
         }
-        body = 2 + props_total_size(l->props) + pkt->suback.reason_code_count;
+        body = 2 + (l->v3 ? 0u : props_total_size(l->props)) + pkt->suback.reason_code_count;
         break;
     case MQTTPROTO_PACKET_UNSUBSCRIBE:
         TRY(unsubscribe_shape(&pkt->unsubscribe, l, &body));
@@ -194,6 +237,14 @@ static int shape(const mqttproto_packet *pkt, struct layout *l)
         break;
     case MQTTPROTO_PACKET_DISCONNECT:
     case MQTTPROTO_PACKET_AUTH:
+        if (l->v3) {
+            if (pkt->type == MQTTPROTO_PACKET_AUTH) {
+                return MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION; /* reserved type 15 */
+            }
+            body = 0; /* Remaining Length 0: the reason code is dropped */
+            l->short_form = 2;
+            break;
+        }
         TRY(props_size(&pkt->disconnect.properties, (int)pkt->type, l->check, &l->props,
                        &l->props_err));
         if (pkt->disconnect.properties.present != 0) {
@@ -232,7 +283,7 @@ ptrdiff_t mqttproto_encoded_size(const mqttproto_packet *pkt, const mqttproto_co
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
     struct layout l;
-    layout_init(&l, false);
+    layout_init(&l, o, false);
     TRY(shape(pkt, &l));
     return total_size(&l, o);
 }
@@ -253,11 +304,21 @@ static inline int check_reason(uint8_t rc, int type)
    while sizing (l->props_err, l->will_props_err) where it reaches them. */
 static int validate_connect(const mqttproto_connect *c, const struct layout *l)
 {
-    if (c->protocol_version != 0 && c->protocol_version != MQTTPROTO_PROTOCOL_V5) {
+    if (l->version != MQTTPROTO_PROTOCOL_V5 && !l->v3) {
         return MQTTPROTO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
     }
     TRY(l->props_err);
     TRY(check_utf8(c->client_id)); /* [MQTT-3.1.3-4] */
+    if (l->v3) {
+        if (c->has_password && !c->has_username) {
+            return MQTTPROTO_ERR_BAD_CONNECT_FLAGS; /* [MQTT-3.1.2-22] (3.1.1) */
+        }
+        if (l->version == MQTTPROTO_PROTOCOL_V31
+                ? c->client_id.len < 1 || c->client_id.len > 23 /* MQTT 3.1 section 3.1 */
+                : c->client_id.len == 0 && !c->clean_start) {   /* [MQTT-3.1.3-7] (3.1.1) */
+            return MQTTPROTO_ERR_CLIENT_IDENTIFIER_INVALID;
+        }
+    }
     if (c->has_will) {
         if ((unsigned)c->will.qos > 2) {
             return MQTTPROTO_ERR_BAD_QOS; /* [MQTT-3.1.2-12] */
@@ -287,6 +348,9 @@ static int validate_publish(const mqttproto_publish *p, const struct layout *l)
         return MQTTPROTO_ERR_ZERO_PACKET_ID; /* [MQTT-2.2.1-3] */
     }
     TRY(mqttproto_topic_name_check((const uint8_t *)p->topic.data, p->topic.len));
+    if (p->topic.len == 0 && l->v3) {
+        return MQTTPROTO_ERR_TOPIC_NAME_INVALID; /* [MQTT-4.7.3-1] (3.1.1) */
+    }
     if (p->topic.len == 0 &&
         !mqttproto_properties_has(&p->properties, MQTTPROTO_PROP_TOPIC_ALIAS)) {
         return MQTTPROTO_ERR_EMPTY_TOPIC_WITHOUT_ALIAS;
@@ -294,10 +358,14 @@ static int validate_publish(const mqttproto_publish *p, const struct layout *l)
     return l->props_err;
 }
 
-static int validate_subscription(const mqttproto_subscription *s)
+static int validate_subscription(const mqttproto_subscription *s, bool v3)
 {
     if ((unsigned)s->max_qos > 2) {
         return MQTTPROTO_ERR_SUBSCRIPTION_QOS_INVALID;
+    }
+    if (v3 && (s->no_local || s->retain_as_published || s->retain_handling != 0)) {
+        /* Only the Requested QoS; the other bits are reserved [MQTT-3-8.3-4] (3.1.1). */
+        return MQTTPROTO_ERR_BAD_SUBSCRIPTION_OPTIONS;
     }
     if ((unsigned)s->retain_handling > 2) {
         return MQTTPROTO_ERR_BAD_RETAIN_HANDLING;
@@ -321,7 +389,7 @@ static int validate_subscribe(const mqttproto_subscribe *s, const struct layout 
     size_t cursor = 0;
     mqttproto_subscription sub;
     while (mqttproto_subscriptions_next(&s->subscriptions, &cursor, &sub)) {
-        TRY(validate_subscription(&sub));
+        TRY(validate_subscription(&sub, l->v3));
     }
     return 0;
 }
@@ -353,7 +421,14 @@ static int validate_suback(const mqttproto_suback *a, int type, const struct lay
         return MQTTPROTO_ERR_EMPTY_REASON_CODE_LIST;
     }
     for (size_t i = 0; i < a->reason_code_count; i++) {
-        TRY(check_reason(a->reason_codes[i], type)); /* [MQTT-3.9.3-2] [MQTT-3.11.3-2] */
+        if (l->v3) {
+            /* 0x00, 0x01, 0x02, 0x80 [MQTT-3.9.3-2] (3.1.1) */
+            if (!mqttproto_v3_suback_code_ok(a->reason_codes[i])) {
+                return MQTTPROTO_ERR_INVALID_REASON_CODE;
+            }
+        } else {
+            TRY(check_reason(a->reason_codes[i], type)); /* [MQTT-3.9.3-2] [MQTT-3.11.3-2] */
+        }
     }
     return 0;
 }
@@ -367,6 +442,16 @@ static int validate(const mqttproto_packet *pkt, const struct layout *l)
     case MQTTPROTO_PACKET_PUBLISH:
         return validate_publish(&pkt->publish, l);
     case MQTTPROTO_PACKET_CONNACK:
+        if (l->v3) {
+            /* Return codes 0 to 5 (3.1.1 section 3.2.2.3); Session Present 0
+               with a non-zero one [MQTT-3.2.2-4] (3.1.1). */
+            if (pkt->connack.reason_code > MQTTPROTO_CONNACK_NOT_AUTHORIZED) {
+                return MQTTPROTO_ERR_INVALID_REASON_CODE;
+            }
+            return pkt->connack.session_present && pkt->connack.reason_code != 0
+                       ? MQTTPROTO_ERR_SESSION_PRESENT_ON_ERROR
+                       : 0;
+        }
         TRY(check_reason(pkt->connack.reason_code, type)); /* [MQTT-3.2.2-8] */
         if (pkt->connack.session_present && pkt->connack.reason_code >= 0x80) {
             return MQTTPROTO_ERR_SESSION_PRESENT_ON_ERROR; /* [MQTT-3.2.2-6] */
@@ -379,6 +464,9 @@ static int validate(const mqttproto_packet *pkt, const struct layout *l)
         if (pkt->puback.packet_id == 0) {
             return MQTTPROTO_ERR_ZERO_PACKET_ID;
         }
+        if (l->v3) {
+            return 0; /* the reason code is not written */
+        }
         /* [MQTT-3.4.2-1] [MQTT-3.5.2-1] [MQTT-3.6.2-1] [MQTT-3.7.2-1] */
         TRY(check_reason(pkt->puback.reason_code, type));
         return l->props_err;
@@ -386,11 +474,17 @@ static int validate(const mqttproto_packet *pkt, const struct layout *l)
         return validate_subscribe(&pkt->subscribe, l);
     case MQTTPROTO_PACKET_SUBACK:
     case MQTTPROTO_PACKET_UNSUBACK:
+        if (l->v3 && pkt->type == MQTTPROTO_PACKET_UNSUBACK) {
+            return pkt->suback.packet_id == 0 ? MQTTPROTO_ERR_ZERO_PACKET_ID : 0;
+        }
         return validate_suback(&pkt->suback, type, l);
     case MQTTPROTO_PACKET_UNSUBSCRIBE:
         return validate_unsubscribe(&pkt->unsubscribe, l);
     case MQTTPROTO_PACKET_DISCONNECT:
     case MQTTPROTO_PACKET_AUTH:
+        if (l->v3) {
+            return 0; /* a DISCONNECT without reason code; AUTH was refused by shape() */
+        }
         TRY(check_reason(pkt->disconnect.reason_code, type)); /* [MQTT-3.14.2-1] [MQTT-3.15.2-1] */
         return l->props_err;
     default: /* PINGREQ, PINGRESP */
@@ -401,8 +495,12 @@ static int validate(const mqttproto_packet *pkt, const struct layout *l)
 /* ---- writing ---- */
 
 /* A property block of content length len; the empty one without a call. */
-static inline uint8_t *write_props(const mqttproto_properties *props, size_t len, uint8_t *p)
+static inline uint8_t *write_props(const mqttproto_properties *props, size_t len, bool v3,
+                                   uint8_t *p)
 {
+    if (v3) {
+        return p; /* MQTT 3.1.1 and 3.1 have no property blocks */
+    }
     if (len == 0) {
         *p = 0; /* the length is written even when it is 0 [MQTT-2.2.2-1] */
         return p + 1;
@@ -433,9 +531,15 @@ static uint8_t first_byte(const mqttproto_packet *pkt)
 static uint8_t *write_connect(const mqttproto_connect *c, const struct layout *l, uint8_t *p)
 {
     static const uint8_t protocol_name[6] = {0, 4, 'M', 'Q', 'T', 'T'};
-    memcpy(p, protocol_name, 6);
-    p += 6;
-    *p++ = MQTTPROTO_PROTOCOL_V5;
+    static const uint8_t protocol_name_v31[8] = {0, 6, 'M', 'Q', 'I', 's', 'd', 'p'};
+    if (l->version == MQTTPROTO_PROTOCOL_V31) {
+        memcpy(p, protocol_name_v31, 8);
+        p += 8;
+    } else {
+        memcpy(p, protocol_name, 6);
+        p += 6;
+    }
+    *p++ = l->version;
     unsigned flags = (c->clean_start ? 0x02u : 0u) | (c->has_username ? 0x80u : 0u) |
                      (c->has_password ? 0x40u : 0u);
     if (c->has_will) {
@@ -443,10 +547,10 @@ static uint8_t *write_connect(const mqttproto_connect *c, const struct layout *l
     }
     *p++ = (uint8_t)flags;
     p = wire_put_u16(p, c->keep_alive);
-    p = write_props(&c->properties, l->props, p);
+    p = write_props(&c->properties, l->props, l->v3, p);
     p = wire_put_bytes(p, c->client_id.data, c->client_id.len);
     if (c->has_will) {
-        p = write_props(&c->will.properties, l->will_props, p);
+        p = write_props(&c->will.properties, l->will_props, l->v3, p);
         p = wire_put_bytes(p, c->will.topic.data, c->will.topic.len);
         p = wire_put_bytes(p, c->will.payload.data, c->will.payload.len);
     }
@@ -470,14 +574,14 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
         if (pub->qos != MQTTPROTO_QOS_AT_MOST_ONCE) {
             p = wire_put_u16(p, pub->packet_id);
         }
-        p = write_props(&pub->properties, l->props, p);
+        p = write_props(&pub->properties, l->props, l->v3, p);
         wire_copy_payload(p, pub->payload.data, pub->payload.len);
         return p + pub->payload.len;
     }
     case MQTTPROTO_PACKET_CONNACK:
         *p++ = pkt->connack.session_present ? 1u : 0u;
         *p++ = pkt->connack.reason_code;
-        return write_props(&pkt->connack.properties, l->props, p);
+        return write_props(&pkt->connack.properties, l->props, l->v3, p);
     case MQTTPROTO_PACKET_PUBACK:
     case MQTTPROTO_PACKET_PUBREC:
     case MQTTPROTO_PACKET_PUBREL:
@@ -487,10 +591,10 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
             return p;
         }
         *p++ = pkt->puback.reason_code;
-        return l->short_form == 1 ? p : write_props(&pkt->puback.properties, l->props, p);
+        return l->short_form == 1 ? p : write_props(&pkt->puback.properties, l->props, l->v3, p);
     case MQTTPROTO_PACKET_SUBSCRIBE: {
         p = wire_put_u16(p, pkt->subscribe.packet_id);
-        p = write_props(&pkt->subscribe.properties, l->props, p);
+        p = write_props(&pkt->subscribe.properties, l->props, l->v3, p);
         size_t cursor = 0;
         mqttproto_subscription s;
         while (mqttproto_subscriptions_next(&pkt->subscribe.subscriptions, &cursor, &s)) {
@@ -503,12 +607,15 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
     case MQTTPROTO_PACKET_SUBACK:
     case MQTTPROTO_PACKET_UNSUBACK:
         p = wire_put_u16(p, pkt->suback.packet_id);
-        p = write_props(&pkt->suback.properties, l->props, p);
+        if (l->v3 && pkt->type == MQTTPROTO_PACKET_UNSUBACK) {
+            return p;
+        }
+        p = write_props(&pkt->suback.properties, l->props, l->v3, p);
         memcpy(p, pkt->suback.reason_codes, pkt->suback.reason_code_count);
         return p + pkt->suback.reason_code_count;
     case MQTTPROTO_PACKET_UNSUBSCRIBE: {
         p = wire_put_u16(p, pkt->unsubscribe.packet_id);
-        p = write_props(&pkt->unsubscribe.properties, l->props, p);
+        p = write_props(&pkt->unsubscribe.properties, l->props, l->v3, p);
         size_t cursor = 0;
         mqttproto_str filter;
         while (mqttproto_topic_filters_next(&pkt->unsubscribe.topic_filters, &cursor, &filter)) {
@@ -522,7 +629,8 @@ static uint8_t *write_body(const mqttproto_packet *pkt, const struct layout *l, 
             return p;
         }
         *p++ = pkt->disconnect.reason_code;
-        return l->short_form == 1 ? p : write_props(&pkt->disconnect.properties, l->props, p);
+        return l->short_form == 1 ? p
+                                  : write_props(&pkt->disconnect.properties, l->props, l->v3, p);
     default: /* PINGREQ, PINGRESP */
         return p;
     }
@@ -534,7 +642,7 @@ MQTTPROTO_NOINLINE static ptrdiff_t encode_generic(const mqttproto_packet *pkt,
                                                    size_t cap)
 {
     struct layout l;
-    layout_init(&l, true);
+    layout_init(&l, o, true);
     TRY(shape(pkt, &l));
     ptrdiff_t total = total_size(&l, o);
     if (total < 0) {
@@ -664,8 +772,9 @@ MQTTPROTO_NOINLINE static ptrdiff_t encode_connect_fast(const mqttproto_packet *
     size_t id_len = c->client_id.len;
     size_t user_len = c->has_username ? c->username.len : 0;
     size_t pass_len = c->has_password ? c->password.len : 0;
-    if ((c->protocol_version != 0 && c->protocol_version != MQTTPROTO_PROTOCOL_V5) || c->has_will ||
-        c->properties.present != 0 || !len_ok(id_len, c->client_id.data) ||
+    if ((c->protocol_version == 0 ? o->protocol_version : c->protocol_version) !=
+            MQTTPROTO_PROTOCOL_V5 ||
+        c->has_will || c->properties.present != 0 || !len_ok(id_len, c->client_id.data) ||
         (c->has_username && !len_ok(user_len, c->username.data)) ||
         (c->has_password && !len_ok(pass_len, c->password.data))) {
         return encode_generic(pkt, o, buf, cap);
@@ -707,7 +816,7 @@ ptrdiff_t mqttproto_encode(const mqttproto_packet *pkt, const mqttproto_codec_op
     if (o == NULL || pkt == NULL || (buf == NULL && cap != 0)) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
-    if (pkt->type == MQTTPROTO_PACKET_PUBLISH) {
+    if (pkt->type == MQTTPROTO_PACKET_PUBLISH && !mqttproto_codec_is_v3(o)) {
         if (pkt->publish.properties.present != 0) {
             return encode_publish_props_fast(pkt, o, buf, cap);
         }

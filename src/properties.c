@@ -711,8 +711,14 @@ static MQTTPROTO_ALWAYS_INLINE ptrdiff_t walk_property(const struct prop_def *d,
         }
         return extra;
     }
-    case MQTTPROTO_PTYPE_BINARY:
-        return lenbytes_size(CFIELD_PTR(mqttproto_bin, p, d)->len);
+    case MQTTPROTO_PTYPE_BINARY: {
+        const mqttproto_bin *bin = CFIELD_PTR(mqttproto_bin, p, d);
+        extra = lenbytes_size(bin->len);
+        if (c && extra >= 0 && view_unreadable(bin->data, bin->len)) {
+            *e = MQTTPROTO_ERR_INVALID_ARGUMENT; /* as for a string: never read NULL */
+        }
+        return extra;
+    }
     default: /* MQTTPROTO_PTYPE_UTF8_PAIR */
         return user_properties_walk(p, c, e);
     }

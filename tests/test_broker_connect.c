@@ -278,9 +278,10 @@ SCENARIO(unsupported_protocol_version)
 {
     struct pump p;
     bt_init(&p, NULL, chunk);
-    /* An MQTT 3.1.1 CONNECT, client id "test". */
+    /* A CONNECT of protocol level 6, client id "test" (3.1.1 and 3.1 are
+       served: tests/test_broker_v311.c). */
     pump_open_raw(&p, 0);
-    assert_int_equal(raw_hex(&p, 0, "10 10 00 04 4d 51 54 54 04 02 00 3c 00 04 74 65 73 74"),
+    assert_int_equal(raw_hex(&p, 0, "10 10 00 04 4d 51 54 54 06 02 00 3c 00 04 74 65 73 74"),
                      ERR(UNSUPPORTED_PROTOCOL_VERSION));
     EXPECT_OUT(&p, 0, "20 03 00 84 00");
     assert_int_equal(bt_state(&p, 0), BST(CLOSING));

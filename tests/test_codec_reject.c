@@ -743,7 +743,7 @@ static void test_connect_protocol_name(void **state)
     REJECT("10 0D 0004 4D515458 05 02 003C 00 0000", MQTTPROTO_ERR_BAD_PROTOCOL_NAME, 0x84);
     REJECT("10 0D 0004 6D717474 05 02 003C 00 0000", MQTTPROTO_ERR_BAD_PROTOCOL_NAME, 0x84);
     REJECT("10 0D 0005 4D515454 05 02 003C 00 0000", MQTTPROTO_ERR_BAD_PROTOCOL_NAME, 0x84);
-    REJECT("10 0E 0006 4D5149736470 03 02 003C 0000", MQTTPROTO_ERR_BAD_PROTOCOL_NAME, 0x84);
+    REJECT("10 0E 0006 4D5149736471 03 02 003C 0000", MQTTPROTO_ERR_BAD_PROTOCOL_NAME, 0x84);
     REJECT("10 05 0004 4D5154", MQTTPROTO_ERR_TRUNCATED, 0x81);
 }
 
@@ -752,13 +752,12 @@ static void test_connect_protocol_version(void **state)
     (void)state;
     mqttproto_packet pkt;
     char hex[64];
-    static const unsigned versions[] = {0, 1, 2, 3, 4, 6, 0x85, 0xFF};
+    /* 4 (3.1.1) is accepted: tests/test_codec_v311.c; 3 only as "MQIsdp". */
+    static const unsigned versions[] = {0, 1, 2, 3, 6, 0x85, 0xFF};
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
         snprintf(hex, sizeof hex, "10 0D 0004 4D515454 %02X 02 003C 00 0000", versions[i]);
         REJECT(hex, MQTTPROTO_ERR_UNSUPPORTED_PROTOCOL_VERSION, 0x84); /* [MQTT-3.1.2-2] */
     }
-    /* An MQTT 3.1.1 CONNECT as a real client sends it. */
-    REJECT("10 0C 0004 4D515454 04 02 003C 0000", MQTTPROTO_ERR_UNSUPPORTED_PROTOCOL_VERSION, 0x84);
 }
 
 static void test_connect_flags_every_value(void **state)
@@ -1466,7 +1465,7 @@ static void test_invalid_options(void **state)
     static const struct {
         uint32_t version;
         uint8_t protocol;
-    } bad[] = {{0, 5}, {2, 5}, {0xFFFFFFFFu, 5}, {1, 4}, {1, 3}, {1, 0}, {1, 6}};
+    } bad[] = {{0, 5}, {2, 5}, {0xFFFFFFFFu, 5}, {1, 2}, {1, 0}, {1, 6}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mqttproto_codec_options o = good;
         o.version = bad[i].version;
@@ -1679,7 +1678,7 @@ static void test_encode_connect_rejections(void **state)
     p.connect.properties.present = MQTTPROTO_PROP_BIT(MQTTPROTO_PROP_WILL_DELAY_INTERVAL);
     ENCODE_REJECT(p, MQTTPROTO_ERR_PROPERTY_NOT_ALLOWED);
     p = base_connect();
-    p.connect.protocol_version = 4;
+    p.connect.protocol_version = 6;
     ENCODE_REJECT(p, MQTTPROTO_ERR_UNSUPPORTED_PROTOCOL_VERSION);
 }
 

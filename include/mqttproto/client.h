@@ -93,8 +93,12 @@ MQTTPROTO_API void mqttproto_client_settings_default(mqttproto_client_settings *
  * mqttproto_client_connect(), so it need not outlive the call.
  */
 typedef struct mqttproto_connect_options {
-    uint32_t version;         /**< ::MQTTPROTO_CONNECT_OPTIONS_VERSION. */
-    uint8_t protocol_version; /**< ::MQTTPROTO_PROTOCOL_V5 (the only one today). */
+    uint32_t version; /**< ::MQTTPROTO_CONNECT_OPTIONS_VERSION. */
+    /** ::MQTTPROTO_PROTOCOL_V5 (default; 0 means the same),
+        ::MQTTPROTO_PROTOCOL_V311 or ::MQTTPROTO_PROTOCOL_V31. Before MQTT 5
+        the options and calls only MQTT 5 has give
+        ::MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION (docs/client.md). */
+    uint8_t protocol_version;
     /** Client Identifier; empty asks the server to assign one, which the
         client then adopts (see mqttproto_client_client_id()). */
     mqttproto_str client_id;

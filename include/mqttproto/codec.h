@@ -352,9 +352,26 @@ typedef struct mqttproto_will {
     mqttproto_properties properties; /**< Will Properties. */
 } mqttproto_will;
 
+/**
+ * @brief CONNACK return codes of MQTT 3.1.1 and 3.1 (3.1.1 section 3.2.2.3),
+ * held in mqttproto_connack::reason_code when the codec options say 4 or 3.
+ */
+typedef enum mqttproto_connack_return_code {
+    MQTTPROTO_CONNACK_ACCEPTED = 0,
+    MQTTPROTO_CONNACK_UNACCEPTABLE_PROTOCOL_VERSION = 1,
+    MQTTPROTO_CONNACK_IDENTIFIER_REJECTED = 2,
+    MQTTPROTO_CONNACK_SERVER_UNAVAILABLE = 3,
+    MQTTPROTO_CONNACK_BAD_USERNAME_OR_PASSWORD = 4,
+    MQTTPROTO_CONNACK_NOT_AUTHORIZED = 5
+} mqttproto_connack_return_code;
+
 /** @brief CONNECT. */
 typedef struct mqttproto_connect {
-    uint8_t protocol_version; /**< 5. Encoding treats 0 as 5. */
+    /** The protocol level: 5, 4 (3.1.1, name "MQTT") or 3 (3.1, name
+        "MQIsdp"). Decoding accepts all three whatever the options say and
+        reports the CONNECT's own level here; encoding writes the form of
+        this level, and treats 0 as the options' protocol_version. */
+    uint8_t protocol_version;
     bool clean_start;
     uint16_t keep_alive;     /**< Seconds; 0 disables keep alive. */
     mqttproto_str client_id; /**< May be empty. */
@@ -492,7 +509,11 @@ typedef struct mqttproto_codec_options {
         protocol_version) makes every call fail with
         ::MQTTPROTO_ERR_INVALID_ARGUMENT. */
     uint32_t version;
-    uint8_t protocol_version; /**< ::MQTTPROTO_PROTOCOL_V5. */
+    /** ::MQTTPROTO_PROTOCOL_V5 (default), ::MQTTPROTO_PROTOCOL_V311 or
+        ::MQTTPROTO_PROTOCOL_V31: the packet forms of that version (no
+        properties before 5; see docs/codec.md). A CONNECT is read in the
+        form of its own protocol level whatever this says. */
+    uint8_t protocol_version;
     /** Largest whole packet (fixed header included) accepted or produced;
         default ::MQTTPROTO_MAX_PACKET_SIZE, and 0 means the same. */
     uint32_t maximum_packet_size;

@@ -33,7 +33,7 @@ extern "C" {
     X(BUFFER_TOO_SMALL, -3, 0x80, "output buffer too small")                                       \
     X(MALFORMED_VARIABLE_INTEGER, -10, 0x81, "variable byte integer longer than 4 bytes")          \
     X(NON_MINIMAL_VARIABLE_INTEGER, -11, 0x81, "variable byte integer not minimally encoded")      \
-    X(RESERVED_PACKET_TYPE, -12, 0x81, "reserved packet type 0")                                   \
+    X(RESERVED_PACKET_TYPE, -12, 0x81, "reserved packet type (0, or 15 before MQTT 5)")            \
     X(BAD_FIXED_HEADER_FLAGS, -13, 0x81, "reserved fixed header flags have wrong values")          \
     X(TRUNCATED, -14, 0x81, "a field runs past the end of the packet")                             \
     X(TRAILING_BYTES, -15, 0x81, "bytes left over at the end of the packet")                       \
@@ -92,7 +92,10 @@ extern "C" {
     X(WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED, -71, 0xA2,                                             \
       "the server does not support wildcard subscriptions")                                        \
     X(SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, -72, 0x9E,                                               \
-      "the server does not support shared subscriptions")
+      "the server does not support shared subscriptions")                                          \
+    X(CLIENT_IDENTIFIER_INVALID, -73, 0x85,                                                        \
+      "client identifier not allowed by the protocol version")                                     \
+    X(NOT_IN_PROTOCOL_VERSION, -74, 0x80, "not available in the connection's MQTT version")
 
 /** @brief Error codes: always negative; 0 is success. */
 typedef enum mqttproto_error {
@@ -163,7 +166,9 @@ static inline mqttproto_bin mqttproto_bin_make(const void *data, size_t len)
 
 /** @brief MQTT protocol levels (the CONNECT "Protocol Version" byte). */
 typedef enum mqttproto_protocol_version {
-    MQTTPROTO_PROTOCOL_V5 = 5 /**< MQTT 5.0. The only level supported today. */
+    MQTTPROTO_PROTOCOL_V31 = 3,  /**< MQTT 3.1 (protocol name "MQIsdp"). */
+    MQTTPROTO_PROTOCOL_V311 = 4, /**< MQTT 3.1.1. */
+    MQTTPROTO_PROTOCOL_V5 = 5    /**< MQTT 5.0. */
 } mqttproto_protocol_version;
 
 /** @brief Quality of service levels. */
