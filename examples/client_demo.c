@@ -53,6 +53,7 @@ static const char *const phase_waits[] = {
 
 struct demo {
     mqttproto_client *client;
+    uint8_t protocol_version;
     int fd;
     bool quiet;
     enum phase phase;
@@ -296,7 +297,10 @@ static void subscribe_all(struct demo *d)
     memset(&sub, 0, sizeof sub);
     sub.topic_filter = mqttproto_str_from_cstr(d->filter);
     sub.max_qos = MQTTPROTO_QOS_EXACTLY_ONCE;
-    sub.retain_handling = MQTTPROTO_RETAIN_DO_NOT_SEND;
+    /* Retain Handling exists from MQTT 5 on; the topics are fresh anyway. */
+    if (d->protocol_version == MQTTPROTO_PROTOCOL_V5) {
+        sub.retain_handling = MQTTPROTO_RETAIN_DO_NOT_SEND;
+    }
     int32_t pid = mqttproto_client_subscribe(d->client, &sub, 1, NULL);
     check(d, pid, "subscribe");
     d->sub_pid = pid;
@@ -407,10 +411,15 @@ static void on_event(struct demo *d, const mqttproto_client_event *ev)
         for (size_t i = 0; i < ev->reason_code_count; i++) {
             say(d, "unsubscribed pid=%u rc=0x%02x", ev->packet_id, ev->reason_codes[i]);
         }
-        if (ev->packet_id != d->unsub_pid || ev->reason_code_count != 1) {
+        if (ev->reason_code_count == 0) {
+            say(d, "unsubscribed pid=%u", ev->packet_id); /* before MQTT 5: no codes */
+        }
+        /* An MQTT 5 UNSUBACK has one code per filter; an older one none. */
+        if (ev->packet_id != d->unsub_pid ||
+            ev->reason_code_count != (d->protocol_version == MQTTPROTO_PROTOCOL_V5 ? 1u : 0u)) {
             fail(d, "UNSUBACK does not answer the UNSUBSCRIBE");
         }
-        if (ev->reason_codes[0] >= 0x80) {
+        if (ev->reason_code_count > 0 && ev->reason_codes[0] >= 0x80) {
             fail(d, "unsubscribe from %s refused: %s (0x%02x)", d->filter,
                  mqttproto_reason_code_name(ev->reason_codes[0]), ev->reason_codes[0]);
         }
@@ -497,7 +506,8 @@ static void read_input(struct demo *d)
     /* After our DISCONNECT the rest of the input is of no interest. */
 }
 
-static void run(struct demo *d, uint64_t deadline, uint16_t keep_alive, const char *client_id)
+static void run(struct demo *d, uint64_t deadline, uint16_t keep_alive, const char *client_id,
+                uint8_t protocol_version)
 {
     d->fd = tcp_connect(d, deadline);
     say(d, "tcp connected host=%s port=%s", d->host, d->port);
@@ -506,6 +516,8 @@ static void run(struct demo *d, uint64_t deadline, uint16_t keep_alive, const ch
     mqttproto_connect_options_default(&opts);
     opts.client_id = mqttproto_str_from_cstr(client_id);
     opts.keep_alive = keep_alive;
+    opts.protocol_version = protocol_version;
+    d->protocol_version = protocol_version;
     check(d, mqttproto_client_connect(d->client, &opts, now_ms()), "connect");
     d->phase = PHASE_CONNACK;
 
@@ -559,7 +571,8 @@ static void run(struct demo *d, uint64_t deadline, uint16_t keep_alive, const ch
 static void usage(void)
 {
     fprintf(stderr, "usage: client_demo [-h host] [-p port] [-t topic-prefix] [-i client-id] "
-                    "[-k keepalive] [-q]\n");
+                    "[-k keepalive] [-V 3|4|5] [-q]\n"
+                    "  -V  MQTT protocol level: 5 (default), 4 (3.1.1) or 3 (3.1)\n");
     exit(2);
 }
 
@@ -586,9 +599,10 @@ int main(int argc, char **argv)
     const char *prefix = "mqttproto/demo";
     const char *client_id = ""; /* the server assigns one */
     unsigned long keep_alive = 60;
+    unsigned long protocol_version = MQTTPROTO_PROTOCOL_V5;
 
     int opt;
-    while ((opt = getopt(argc, argv, "h:p:t:i:k:q")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:t:i:k:V:q")) != -1) {
         switch (opt) {
         case 'h':
             d.host = optarg;
@@ -605,6 +619,9 @@ int main(int argc, char **argv)
             break;
         case 'k':
             keep_alive = parse_number(optarg, "keepalive", 0, 65535);
+            break;
+        case 'V':
+            protocol_version = parse_number(optarg, "protocol level", 3, 5);
             break;
         case 'q':
             d.quiet = true;
@@ -629,7 +646,7 @@ int main(int argc, char **argv)
     }
 
     check(&d, mqttproto_client_create(NULL, &d.client), "client_create");
-    run(&d, deadline, (uint16_t)keep_alive, client_id);
+    run(&d, deadline, (uint16_t)keep_alive, client_id, (uint8_t)protocol_version);
     cleanup(&d);
     return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interoperability test: client_demo against a private mosquitto broker.
 #
-# Usage: interop_mosquitto.sh <path to client_demo>
+# Usage: interop_mosquitto.sh <path to client_demo> [protocol level 5|4|3]
 #
 # Starts /usr/sbin/mosquitto on a free port of 127.0.0.1 with a configuration
 # in a temporary directory (no persistence, log in that directory), runs
@@ -15,11 +15,27 @@ MOSQUITTO=/usr/sbin/mosquitto
 START_TIMEOUT_S=5
 CLIENT_TIMEOUT_S=20
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 <client_demo>" >&2
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 <client_demo> [5|4|3]" >&2
     exit 2
 fi
 client=$1
+level=${2:-5}
+case "$level" in
+5)
+    unsub_line="unsubscribed pid=4 rc=0x00"
+    logged_level=p5
+    ;;
+4 | 3)
+    unsub_line="unsubscribed pid=4"
+    # mosquitto logs MQTT 3.1.1 as p2 and 3.1 as p1.
+    logged_level=p$((level - 2))
+    ;;
+*)
+    echo "interop_mosquitto: protocol level $level is not 3, 4 or 5" >&2
+    exit 2
+    ;;
+esac
 if [ ! -x "$MOSQUITTO" ]; then
     echo "interop_mosquitto: $MOSQUITTO not installed; skipping (scripts/setup-deps.sh installs it)"
     exit 77
@@ -136,7 +152,7 @@ prefix="interop/$$"
 client_id="interop-demo-$$"
 # In the background, so that a SIGTERM (a meson timeout) runs the traps at
 # once instead of after the client ends.
-timeout "$CLIENT_TIMEOUT_S" "$client" -h 127.0.0.1 -p "$port" -t "$prefix" -i "$client_id" -k 30 \
+timeout "$CLIENT_TIMEOUT_S" "$client" -h 127.0.0.1 -p "$port" -t "$prefix" -i "$client_id" -k 30 -V "$level" \
     >"$tmp/client.out" 2>"$tmp/client.err" &
 client_pid=$!
 status=0
@@ -158,7 +174,7 @@ expected=(
     "received topic=$prefix/qos2 qos=2 payload=hello-qos2"
     "published pid=2 qos=1 rc=0x00"
     "published pid=3 qos=2 rc=0x00"
-    "unsubscribed pid=4 rc=0x00"
+    "$unsub_line"
 )
 for line in "${expected[@]}"; do
     n=$(grep -cFx -- "$line" "$tmp/client.out" || true)
@@ -185,8 +201,8 @@ for _ in $(seq 20); do
     grep -q "Client $client_id disconnected\\." "$tmp/mosquitto.log" && break
     sleep 0.1
 done
-grep -qF "as $client_id (p5, c1, k30)" "$tmp/mosquitto.log" ||
-    die "mosquitto did not log an MQTT 5 connection of $client_id with clean start and keep alive 30"
+grep -qF "as $client_id ($logged_level, c1, k30)" "$tmp/mosquitto.log" ||
+    die "mosquitto did not log a protocol level $level connection of $client_id with clean start and keep alive 30"
 grep -qF "Client $client_id disconnected." "$tmp/mosquitto.log" ||
     die "mosquitto did not log a DISCONNECT from $client_id"
 if grep -qE "(protocol error|malformed)" "$tmp/mosquitto.log"; then
