@@ -20,7 +20,13 @@
  *   0  feed raw bytes: length, chunk byte, then that many bytes
  *   1  feed a valid client packet built from the bytes after it (CONNECT,
  *      PUBLISH, PUBACK/PUBREC/PUBREL/PUBCOMP, SUBSCRIBE, UNSUBSCRIBE,
- *      PINGREQ, DISCONNECT, AUTH), then a chunk byte
+ *      PINGREQ, DISCONNECT, AUTH), then a chunk byte. The first of those
+ *      bytes selects the packet (modulo 12); for a CONNECT (0 modulo 12)
+ *      its value also chooses the protocol version: 12 MQTT 3.1.1, 24
+ *      MQTT 3.1, any other MQTT 5. The other packets are written in the
+ *      forms of the version of the CONNECT the broker read on that
+ *      connection (MQTT 5 before one); what a version cannot say (AUTH, or
+ *      No Local before MQTT 5) is not fed, and properties are dropped.
  *   2  drain every event (the decisions they ask for are remembered)
  *   3  acknowledge_connect(reason code, user name, properties)
  *   4  acknowledge_subscribe(a remembered SUBSCRIBE, one code per filter)
@@ -64,7 +70,11 @@
  * none over the Maximum Packet Size of the CONNECT the broker read, and
  * QoS 1/2 PUBLISH with packet identifiers not in use on the connection,
  * never more in flight than the Receive Maximum of the CONNECT;
- * next_writable() names only open connections.
+ * next_writable() names only open connections. What the broker writes is
+ * read in the forms of the version of the CONNECT it read on that
+ * connection (for a CONNECT it could not decode, the protocol level its
+ * header names), and before MQTT 5 any non-zero CONNACK return code is a
+ * refusal.
  */
 #include "broker_fuzz.h"
 
@@ -317,6 +327,7 @@ struct conn {
     struct buf in;
     bool in_broken;
     bool connect_seen;
+    uint8_t ver; /* protocol level of the CONNECT the broker took; 0: none yet */
     uint32_t peer_max_packet;
     uint16_t peer_recv_max;
 
@@ -471,6 +482,52 @@ static void early_apply(struct conn *k, struct flight *f)
     }
 }
 
+/* MQTT 5 until the broker has read a CONNECT, then that CONNECT's version. */
+static uint8_t conn_ver(const struct conn *k)
+{
+    return k->ver != 0 ? k->ver : MQTTPROTO_PROTOCOL_V5;
+}
+
+static mqttproto_codec_options opts_of(uint8_t ver)
+{
+    mqttproto_codec_options o;
+    mqttproto_codec_options_default(&o);
+    o.protocol_version = ver;
+    return o;
+}
+
+/* The version of a built CONNECT from its selector byte (0 modulo 12): 12
+   MQTT 3.1.1, 24 MQTT 3.1, any other (0 in the older seeds) MQTT 5. */
+static uint8_t version_of(uint8_t selector)
+{
+    return selector == 12   ? MQTTPROTO_PROTOCOL_V311
+           : selector == 24 ? MQTTPROTO_PROTOCOL_V31
+                            : MQTTPROTO_PROTOCOL_V5;
+}
+
+/* The protocol level byte of what starts like a CONNECT, or 0. */
+static uint8_t sniff_level(const uint8_t *p, size_t n)
+{
+    if (n < 2 || p[0] != 0x10) {
+        return 0;
+    }
+    size_t i = 1;
+    for (int k = 0; k < 4 && i < n; k++) {
+        if ((p[i++] & 0x80) == 0) {
+            break;
+        }
+    }
+    if (i + 2 > n) {
+        return 0;
+    }
+    size_t name = ((size_t)p[i] << 8) | p[i + 1];
+    i += 2 + name;
+    if (i >= n) {
+        return 0;
+    }
+    return p[i] >= 3 && p[i] <= 5 ? p[i] : 0;
+}
+
 static void mirror_in(struct conn *k, const uint8_t *p, size_t n)
 {
     if (k->in_broken) {
@@ -479,12 +536,17 @@ static void mirror_in(struct conn *k, const uint8_t *p, size_t n)
     buf_append(&k->in, p, n);
     for (;;) {
         mqttproto_packet pkt;
-        ptrdiff_t d = mqttproto_decode(k->in.d, k->in.len, NULL, &pkt);
+        mqttproto_codec_options opts = opts_of(conn_ver(k));
+        ptrdiff_t d = mqttproto_decode(k->in.d, k->in.len, &opts, &pkt);
         if (d == 0) {
             return;
         }
         if (d < 0) {
             k->in_broken = true; /* the broker fails the connection there */
+            if (!k->connect_seen && k->ver == 0) {
+                /* It may still answer in the form of the level it read. */
+                k->ver = sniff_level(k->in.d, k->in.len);
+            }
             return;
         }
         switch (pkt.type) {
@@ -492,6 +554,7 @@ static void mirror_in(struct conn *k, const uint8_t *p, size_t n)
             if (!k->connect_seen) {
                 const mqttproto_properties *pp = &pkt.connect.properties;
                 k->connect_seen = true;
+                k->ver = pkt.connect.protocol_version;
                 k->peer_max_packet =
                     mqttproto_properties_has(pp, MQTTPROTO_PROP_MAXIMUM_PACKET_SIZE)
                         ? pp->maximum_packet_size
@@ -553,7 +616,9 @@ static void parse_out(struct conn *k)
 {
     for (;;) {
         mqttproto_packet pkt;
-        ptrdiff_t d = mqttproto_decode(k->out.d, k->out.len, NULL, &pkt);
+        /* In the forms of the version of the CONNECT the broker read. */
+        mqttproto_codec_options opts = opts_of(conn_ver(k));
+        ptrdiff_t d = mqttproto_decode(k->out.d, k->out.len, &opts, &pkt);
         if (d == 0) {
             return;
         }
@@ -574,7 +639,9 @@ static void parse_out(struct conn *k)
         }
         switch (pkt.type) {
         case MQTTPROTO_PACKET_CONNACK:
-            if (pkt.connack.reason_code >= 0x80) {
+            /* a 3.1.1 refusal is any non-zero return code */
+            if (pkt.connack.reason_code >= 0x80 ||
+                (conn_ver(k) != MQTTPROTO_PROTOCOL_V5 && pkt.connack.reason_code != 0)) {
                 k->out_ended = true;
             }
             break;
@@ -743,21 +810,25 @@ static uint16_t pick_id(struct conn *k, uint8_t f)
 
 static size_t build(struct conn *k, struct input *in, uint8_t *buf, size_t cap)
 {
+    mqttproto_codec_options opts = opts_of(conn_ver(k));
     mqttproto_packet pkt;
     memset(&pkt, 0, sizeof pkt);
     mqttproto_subscription subs[3];
     mqttproto_str flist[3];
     mqttproto_user_property up = {{"k", 1}, {"v", 1}};
     memset(subs, 0, sizeof subs);
-    uint8_t sel = (uint8_t)(u8(in) % 12);
+    uint8_t raw = u8(in);
+    uint8_t sel = (uint8_t)(raw % 12);
     switch (sel) {
     case 0: {
         uint8_t f1 = u8(in), f2 = u8(in), f3 = u8(in);
+        uint8_t ver = version_of(raw);
         static const uint32_t expiry[4] = {0, 5, 60, UINT32_MAX};
         static const uint16_t keep_alive[4] = {0, 1, 2, 60};
         mqttproto_connect *cn = &pkt.connect;
         pkt.type = MQTTPROTO_PACKET_CONNECT;
-        cn->protocol_version = 5;
+        cn->protocol_version = ver;
+        opts.protocol_version = ver;
         mqttproto_properties_init(&cn->properties);
         mqttproto_properties *pp = &cn->properties;
         cn->client_id = mqttproto_str_from_cstr(client_ids[f1 & 3]);
@@ -942,7 +1013,7 @@ static size_t build(struct conn *k, struct input *in, uint8_t *buf, size_t cap)
         break;
     }
     }
-    ptrdiff_t n = mqttproto_encode(&pkt, NULL, buf, cap);
+    ptrdiff_t n = mqttproto_encode(&pkt, &opts, buf, cap);
     return n > 0 ? (size_t)n : 0;
 }
 

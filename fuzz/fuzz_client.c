@@ -9,6 +9,8 @@
  *   bit 2  pingresp_timeout_ms 500
  *   bit 3  do not connect at the start (otherwise connect() with the
  *          default options and keep alive 2 runs first)
+ *   bits 6-7  the protocol version of that first connect(): 0 MQTT 5,
+ *          1 MQTT 3.1.1, 2 MQTT 3.1, 3 MQTT 5 (bits 4-5 are unused)
  * Every following byte is an operation (its value modulo 16), which reads
  * its parameters from the bytes after it (0 once the input is used up):
  *   0  feed raw bytes: length, chunk size, then that many bytes
@@ -21,7 +23,9 @@
  *      the client used recently
  *   3  publish()       4  subscribe()     5  unsubscribe()
  *   6  acknowledge()   7  auth()          8  disconnect()
- *   9  connection_lost()                  10 connect()
+ *   9  connection_lost()                  10 connect() (its second flags
+ *      byte, the limits, chooses the protocol version in bits 5-6 as byte 0
+ *      does in bits 6-7)
  *   11 advance the clock and call handle_expiry()
  *   12 drain every event
  *   13 consume part or all of the outbound data
@@ -51,6 +55,17 @@
  * without the wildcards, shared filters or Subscription Identifier the
  * CONNACK said the server does not support. Any failure aborts
  * after printing what failed.
+ *
+ * Versions: the packets fed are written, and the bytes the client writes
+ * read, in the forms of the version of the last connect() that succeeded
+ * (MQTT 5 before one), and its CONNECT must name that version; before MQTT 5
+ * a CONNACK refusal is a 3.1.1 return code (1 to 5), which CONNECT_REFUSED
+ * then carries, and an UNSUBSCRIBE_ACK has no reason codes. A call that
+ * asks for what only MQTT 5 has (properties, No Local, Retain As Published,
+ * Retain Handling, auth(), a reason code in acknowledge() or disconnect(),
+ * the MQTT 5 connect options) must fail on a 3.1.1 or 3.1 connection (the
+ * client documents MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION), and that error
+ * never comes in MQTT 5.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -242,6 +257,8 @@ struct fz {
     uint16_t in_ids[RECENT]; /* identifiers of inbound QoS 1/2 messages */
     size_t in_id_next;
     char long_topic[240];
+    uint8_t ver;   /* protocol version of the last connect() that succeeded */
+    bool ever_old; /* a 3.1.1 or 3.1 connect() ever succeeded */
     uint8_t *snap; /* the bytes of the last peek */
     size_t snap_len;
     size_t snap_cap;
@@ -261,6 +278,30 @@ static uint16_t pick_id(struct input *in, const uint16_t *ring, size_t count)
         return id != 0 ? id : 1;
     }
     return (uint16_t)((b & 0x07) + 1);
+}
+
+/* A version from two bits of the input: 0 MQTT 5, 1 MQTT 3.1.1, 2 MQTT 3.1,
+   3 MQTT 5. */
+static uint8_t version_of(unsigned bits)
+{
+    static const uint8_t v[4] = {MQTTPROTO_PROTOCOL_V5, MQTTPROTO_PROTOCOL_V311,
+                                 MQTTPROTO_PROTOCOL_V31, MQTTPROTO_PROTOCOL_V5};
+    return v[bits & 3];
+}
+
+/* A call that used what only MQTT 5 has must fail on an older connection;
+   MQTT 5 never refuses with MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION. */
+static void check_v5_only(uint8_t ver, long long rc, bool v5_only, const char *what)
+{
+    if (ver == MQTTPROTO_PROTOCOL_V5) {
+        if (rc == MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION) {
+            fprintf(stderr, "fuzz_client: %s\n", what);
+            fail("MQTTPROTO_ERR_NOT_IN_PROTOCOL_VERSION in MQTT 5", rc);
+        }
+    } else if (v5_only && rc >= 0) {
+        fprintf(stderr, "fuzz_client: %s\n", what);
+        fail("what only MQTT 5 has succeeded before MQTT 5", rc);
+    }
 }
 
 static void check_state(struct fz *f)
@@ -372,7 +413,9 @@ static void check_event(struct fz *f, const mqttproto_client_event *e)
         check(e->reason_code == 0, "CONNECTED with a reason code", e->reason_code);
         break;
     case MQTTPROTO_CLIENT_EVENT_CONNECT_REFUSED:
-        check(e->reason_code >= 0x80, "CONNECT_REFUSED with a success reason code", e->reason_code);
+        /* 3.1.1 return codes 1 to 5 before MQTT 5 */
+        check(e->reason_code >= 0x80 || (f->ever_old && e->reason_code >= 1 && e->reason_code <= 5),
+              "CONNECT_REFUSED with a success reason code", e->reason_code);
         break;
     case MQTTPROTO_CLIENT_EVENT_AUTH:
         check(mqttproto_reason_code_allowed(e->reason_code, MQTTPROTO_PACKET_AUTH),
@@ -402,7 +445,10 @@ static void check_event(struct fz *f, const mqttproto_client_event *e)
     case MQTTPROTO_CLIENT_EVENT_SUBSCRIBE_ACK:
     case MQTTPROTO_CLIENT_EVENT_UNSUBSCRIBE_ACK:
         check(e->packet_id != 0, "SUBACK/UNSUBACK event without a packet identifier", 0);
-        check(e->reason_code_count >= 1, "SUBACK/UNSUBACK event without reason codes", 0);
+        /* A 3.1.1 UNSUBACK has no reason codes. */
+        check(e->reason_code_count >= 1 ||
+                  (f->ever_old && e->type == MQTTPROTO_CLIENT_EVENT_UNSUBSCRIBE_ACK),
+              "SUBACK/UNSUBACK event without reason codes", 0);
         for (size_t i = 0; i < e->reason_code_count; i++) {
             check(mqttproto_reason_code_allowed(e->reason_codes[i],
                                                 e->type == MQTTPROTO_CLIENT_EVENT_SUBSCRIBE_ACK
@@ -535,10 +581,13 @@ static void wire_take(struct fz *f, const uint8_t *data, size_t n)
     memcpy(w->buf + w->len, data, n);
     w->len += n;
 
+    mqttproto_codec_options opts;
+    mqttproto_codec_options_default(&opts);
+    opts.protocol_version = f->ver; /* the forms of the connection's version */
     size_t off = 0;
     for (;;) {
         mqttproto_packet pkt;
-        ptrdiff_t d = mqttproto_decode(w->buf + off, w->len - off, NULL, &pkt);
+        ptrdiff_t d = mqttproto_decode(w->buf + off, w->len - off, &opts, &pkt);
         check(d >= 0, "the client wrote a packet that does not decode", d);
         if (d == 0) {
             break;
@@ -547,6 +596,9 @@ static void wire_take(struct fz *f, const uint8_t *data, size_t n)
         if (!w->started) {
             check(pkt.type == MQTTPROTO_PACKET_CONNECT, "first packet is not CONNECT",
                   pkt.type); /* [MQTT-3.1.0-1] */
+            check(pkt.connect.protocol_version == f->ver,
+                  "CONNECT of another protocol version than connect() asked for",
+                  pkt.connect.protocol_version);
             w->started = true;
         } else {
             check(pkt.type != MQTTPROTO_PACKET_CONNECT, "a second CONNECT", 0);
@@ -740,7 +792,10 @@ static size_t chunk_of(uint8_t b)
 static void feed_packet(struct fz *f, const mqttproto_packet *pkt, uint8_t chunk)
 {
     uint8_t buf[1024];
-    ptrdiff_t n = mqttproto_encode(pkt, NULL, buf, sizeof buf);
+    mqttproto_codec_options opts;
+    mqttproto_codec_options_default(&opts);
+    opts.protocol_version = f->ver; /* a server writes the connection's forms */
+    ptrdiff_t n = mqttproto_encode(pkt, &opts, buf, sizeof buf);
     if (n <= 0) {
         return; /* the parameters drawn make no valid packet */
     }
@@ -806,7 +861,9 @@ static void op_feed_connack(struct fz *f, struct input *in)
         case 0: {
             static const uint8_t refusals[] = {0x80, 0x85, 0x86, 0x87, 0x88,
                                                0x8c, 0x9a, 0x9c, 0x9d};
-            pkt.connack.reason_code = refusals[(v >> 2) % sizeof refusals];
+            pkt.connack.reason_code = f->ver == MQTTPROTO_PROTOCOL_V5
+                                          ? refusals[(v >> 2) % sizeof refusals]
+                                          : (uint8_t)((v >> 2) % 5 + 1); /* 3.1.1 codes */
             pkt.connack.session_present = false;
             break;
         }
@@ -1004,6 +1061,7 @@ static void op_publish(struct fz *f, struct input *in)
     int32_t rc = mqttproto_client_publish(f->c, topic, mqttproto_bin_make(payload, len), qos,
                                           retain, (fl & 0x80) ? NULL : &props);
     call_end(f, rc, true, "publish");
+    check_v5_only(f->ver, rc, (fl & 0x80) == 0 && (fl & 0x78) != 0, "publish");
     check(rc <= 65535, "publish returned an identifier above 65535", rc);
     if (before == MQTTPROTO_CLIENT_FAILED || mqttproto_topic_name_validate(topic) != 0 ||
         (forbidden && (fl & 0x80) == 0)) {
@@ -1046,6 +1104,12 @@ static void op_subscribe(struct fz *f, struct input *in)
     call_begin(f);
     int32_t rc = mqttproto_client_subscribe(f->c, subs, count, &props);
     call_end(f, rc, true, "subscribe");
+    bool v5_opts = (fl & 3) != 0;
+    for (size_t i = 0; i < count; i++) {
+        v5_opts = v5_opts || subs[i].no_local || subs[i].retain_as_published ||
+                  subs[i].retain_handling != 0;
+    }
+    check_v5_only(f->ver, rc, v5_opts, "subscribe");
     check(rc <= 65535, "subscribe returned an identifier above 65535", rc);
     if (before != MQTTPROTO_CLIENT_CONNECTED) {
         check(rc < 0, "subscribe succeeded while not CONNECTED", rc);
@@ -1066,6 +1130,7 @@ static void op_unsubscribe(struct fz *f, struct input *in)
     call_begin(f);
     int32_t rc = mqttproto_client_unsubscribe(f->c, list, count, NULL);
     call_end(f, rc, true, "unsubscribe");
+    check_v5_only(f->ver, rc, false, "unsubscribe");
     check(rc <= 65535, "unsubscribe returned an identifier above 65535", rc);
     if (before != MQTTPROTO_CLIENT_CONNECTED) {
         check(rc < 0, "unsubscribe succeeded while not CONNECTED", rc);
@@ -1084,6 +1149,7 @@ static void op_acknowledge(struct fz *f, struct input *in)
     call_begin(f);
     int rc = mqttproto_client_acknowledge(f->c, id, rc_byte);
     call_end(f, rc, true, "acknowledge");
+    check_v5_only(f->ver, rc, rc_byte != 0, "acknowledge");
     check(rc <= 0, "acknowledge result", rc);
     if (!f->s.manual_ack || rc_byte == 0x01) {
         check(rc < 0, "acknowledge succeeded where it cannot", rc);
@@ -1107,6 +1173,7 @@ static void op_auth(struct fz *f, struct input *in)
     int rc =
         mqttproto_client_auth(f->c, rc_byte, mqttproto_bin_make(d, len), (fl & 2) ? NULL : &props);
     call_end(f, rc, true, "auth");
+    check_v5_only(f->ver, rc, true, "auth");
     check(rc <= 0, "auth result", rc);
 }
 
@@ -1129,6 +1196,7 @@ static void op_disconnect(struct fz *f, struct input *in)
     call_begin(f);
     int rc = mqttproto_client_disconnect(f->c, rc_byte, (fl & 8) ? NULL : &props);
     call_end(f, rc, true, "disconnect");
+    check_v5_only(f->ver, rc, rc_byte != 0 || ((fl & 8) == 0 && (fl & 5) != 0), "disconnect");
     check(rc <= 0, "disconnect result", rc);
     if (before != MQTTPROTO_CLIENT_CONNECTED) {
         check(rc < 0, "disconnect succeeded while not CONNECTED", rc);
@@ -1198,11 +1266,16 @@ static void op_connect(struct fz *f, struct input *in)
     }
     o.request_problem_information = (limits & 8) == 0;
     o.request_response_information = (limits & 16) != 0;
+    o.protocol_version = version_of(limits >> 5);
+    bool v5_only = (fl & 0x50) != 0 || o.session_expiry_interval != 0 || o.receive_maximum != 0 ||
+                   o.topic_alias_maximum > 0 || o.maximum_packet_size != 0 ||
+                   !o.request_problem_information || o.request_response_information;
 
     mqttproto_client_state before = mqttproto_client_get_state(f->c);
     call_begin(f);
     int rc = mqttproto_client_connect(f->c, &o, f->now);
     call_end(f, rc, true, "connect");
+    check_v5_only(o.protocol_version, rc, v5_only, "connect");
     check(rc <= 0, "connect result", rc);
     if (before != MQTTPROTO_CLIENT_DISCONNECTED) {
         check(rc < 0, "connect succeeded while not DISCONNECTED", rc);
@@ -1213,6 +1286,8 @@ static void op_connect(struct fz *f, struct input *in)
         /* The old connection's bytes were all consumed or dropped. */
         check(f->w.len == 0, "connect with part of a packet still unwritten", (long long)f->w.len);
         wire_reset(&f->w);
+        f->ver = o.protocol_version;
+        f->ever_old = f->ever_old || f->ver != MQTTPROTO_PROTOCOL_V5;
     }
 }
 
@@ -1273,6 +1348,7 @@ static void setup(struct fz *f, uint8_t cfg)
         f->s.pingresp_timeout_ms = 500;
     }
     f->now = 1000;
+    f->ver = MQTTPROTO_PROTOCOL_V5;
     int rc = mqttproto_client_create(&f->s, &f->c);
     check(rc == 0 && f->c != NULL, "create failed", rc);
     check_state(f);
@@ -1292,10 +1368,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mqttproto_connect_options_default(&o);
         o.client_id = mqttproto_str_from_cstr("fz-client");
         o.keep_alive = 2;
+        o.protocol_version = version_of(cfg >> 6);
         call_begin(f);
         int rc = mqttproto_client_connect(f->c, &o, f->now);
         call_end(f, rc, true, "connect");
         check(rc == 0, "the first connect failed", rc);
+        f->ver = o.protocol_version;
+        f->ever_old = f->ver != MQTTPROTO_PROTOCOL_V5;
     }
 
     while (more(&in)) {

@@ -44,8 +44,9 @@ def op(code, conn=0):
 
 def connect(conn=0, cid=ID_A, clean=True, expiry=0, keep_alive=60, will=None,
             username=False, password=False, auth=False, receive_maximum=0,
-            max_packet=False, user_prop=False, alias_max=False, chunk=ALL):
-    """will: None or (topic index, qos, retain, delay: None, 1 or 3)."""
+            max_packet=False, user_prop=False, alias_max=False, chunk=ALL, version=5):
+    """will: None or (topic index, qos, retain, delay: None, 1 or 3); version
+    5, 4 (MQTT 3.1.1) or 3 (MQTT 3.1), told by the selector byte 0, 12 or 24."""
     f1 = cid | (0x04 if clean else 0) | (EXPIRY[expiry] << 4) | (KEEP_ALIVE[keep_alive] << 6)
     f2 = 0
     if will is not None:
@@ -57,7 +58,7 @@ def connect(conn=0, cid=ID_A, clean=True, expiry=0, keep_alive=60, will=None,
     f3 = (1 if username else 0) | (2 if password else 0) | (4 if auth else 0) \
         | (receive_maximum << 3) | (0x20 if max_packet else 0) | (0x40 if user_prop else 0) \
         | (0x80 if alias_max else 0)
-    return op(FEED_PACKET, conn) + bytes([0, f1, f2, f3, chunk])
+    return op(FEED_PACKET, conn) + bytes([{5: 0, 4: 12, 3: 24}[version], f1, f2, f3, chunk])
 
 
 def publish(conn=0, topic=T_A, qos=0, retain=False, dup=False, packet_id=1, alias=0,
@@ -265,6 +266,29 @@ def client_seeds():
         + publish(qos=2) + fail_next() + take() + auto()
     s['alloc-fail-subscribe'] = session() + publish(qos=1, retain=True) + subscribe(
         [(F_A, 1), (F_HASH, 1)]) + drain() + fail_next() + ack_subscribe([None, None]) + take()
+    # MQTT 3.1.1 and 3.1: the CONNECT's version rules the connection.
+    s['v311-connect-accept'] = session(version=4, keep_alive=2) + accessors() + pingreq() + take()
+    s['v31-publish-qos012'] = session(cid=ID_B, version=3) + publish(qos=0) + publish(qos=1) \
+        + publish(qos=2, packet_id=2, props=True) + drain() + take() + ack('pubrel', packet_id=2) \
+        + take()
+    s['v311-connect-refuse'] = connect(version=4) + drain() + ack_connect(rc=5, reason=True) \
+        + take()
+    s['v31-connect-refuse-codes'] = connect(version=3, cid=ID_C) + drain() + ack_connect(rc=6) \
+        + take()
+    s['v311-empty-id-clean-0'] = connect(version=4, cid=ID_EMPTY, clean=False) + drain() \
+        + ack_connect() + take()
+    s['v31-empty-id'] = connect(version=3, cid=ID_EMPTY) + drain() + ack_connect() + take()
+    s['v311-subscribe-retained'] = session(version=4) + publish(topic=T_AB, qos=1, retain=True) \
+        + subscribe([(F_AHASH, 2), (F_SHARE_A, 1), (F_SYS, 0)]) + drain() \
+        + ack_subscribe([None, None, 3]) + take() + ack('puback', recent=0) + take() \
+        + unsubscribe([F_AHASH, F_HASH], packet_id=2) + drain() + take()
+    s['v311-v5-only'] = session(version=4, auth=True, user_prop=True) \
+        + subscribe([(F_AB, 1, True, True, 1)]) + client_auth() + raw([0xf0, 0x00]) + drain() \
+        + server_auth() + server_disconnect(rc=1, reason=True) + take()
+    s['v31-will-keep-alive'] = session(version=3, keep_alive=1, will=(T_A, 1, True, 1)) \
+        + clock(1000) + pingreq() + take() + clock(1500) + take()
+    s['v311-disconnect-will'] = session(version=4, will=(T_AB, 2, False, None)) \
+        + client_disconnect(rc=1, expiry=30) + drain() + take()
     out = {name: bytes([0]) + body for name, body in s.items()}
     out['receive-maximum'] = bytes([RECEIVE_MAX_1]) + session() + publish(qos=1) \
         + publish(qos=2, packet_id=2) + take()
@@ -379,6 +403,28 @@ def broker_seeds():
         + clock(1000) + clock(0) + auto()
     s['alloc-fail-takeover'] = sub0 + reopen(1) + connect(1, ID_A, clean=False, expiry=60) \
         + drain(1) + fail_next() + ack_connect(1) + take(1) + take(0) + auto()
+    # MQTT 3.1.1 and 3.1 next to MQTT 5.
+    v4 = reopen(1) + session(1, ID_B, version=4)
+    v3 = reopen(2) + session(2, ID_C, version=3)
+    s['v311-mixed-fanout'] = sub0 + v4 + v3 \
+        + subscribe([(F_AHASH, 2)], 0) + subscribe([(F_PLUSB, 1)], 1) + subscribe([(F_HASH, 2)], 2) \
+        + auto() + publish(0, T_AB, qos=2, props=True) + publish(1, T_AB, qos=1) \
+        + publish(2, T_AB, qos=0, retain=True) + auto() + auto()
+    s['v311-session-resume'] = reopen(1) + session(1, ID_B, clean=False, version=4) \
+        + subscribe([(F_HASH, 1)], 1) + auto() + drop(1) + pub2 + publish(2, T_A, qos=1) \
+        + publish(2, T_B, qos=2, packet_id=2) + auto() + reopen(1) \
+        + session(1, ID_B, clean=False, version=4) + auto()
+    s['v31-takeover-by-v5'] = reopen(1) + session(1, ID_A, clean=False, version=3) \
+        + subscribe([(F_A, 1)], 1) + auto() + reopen(0) + session(0, ID_A, clean=False, expiry=60) \
+        + auto() + publish(0, T_A, qos=1) + auto()
+    s['v311-will-to-v5'] = sub0 + subscribe([(F_HASH, 1)], 0) + auto() \
+        + reopen(1) + session(1, ID_B, version=4, will=(T_B, 1, True, None)) + drop(1) \
+        + clock(1000) + auto()
+    s['v311-shared-mixed'] = sub0 + v4 + pub2 \
+        + subscribe([(F_SHARE_A, 1)], 0) + subscribe([(F_SHARE_A, 2)], 1) + auto() \
+        + publish(2, T_A, qos=1) + publish(2, T_A, qos=2, packet_id=2) + auto() + drop(0) + auto()
+    s['v31-retained-app'] = v3 + app_publish(topic=T_CD, qos=1, retain=True, expiry=True) \
+        + subscribe([(F_HASH, 2)], 2) + auto() + v4 + subscribe([(F_HASH, 1)], 1) + auto()
     settings['keep-alive-cap'] = KEEP_ALIVE_CAP | RECEIVE_MAX_1
     s['keep-alive-cap'] = session(0, ID_A, keep_alive=0, expiry=0xFFFFFFFF) + clock(3000) \
         + take(0)

@@ -22,6 +22,10 @@ FEED_RAW, FEED_CONNACK, FEED_PACKET, PUBLISH, SUBSCRIBE, UNSUBSCRIBE, ACK, AUTH,
 
 # Settings bits.
 MANUAL_ACK, SMALL_LIMITS, PINGRESP_TIMEOUT, NO_AUTO_CONNECT = 1, 2, 4, 8
+# Settings bits 6-7: the protocol version of the automatic CONNECT (none: MQTT 5).
+AUTO_V311, AUTO_V31 = 0x40, 0x80
+# connect(version=...): bits 5-6 of its limits byte.
+VERSION_BITS = {5: 0, 4: 1, 3: 2}
 
 # Indices into the tables of fuzz_client.c.
 T_A, T_AB, T_CDE, T_SYS, T_T1, T_SPORT, T_UTF8, T_EMPTY, T_PLUS, T_HASH, T_LONG = range(11)
@@ -220,8 +224,9 @@ def disconnect(rc=0x00, session_expiry=None, reason_string=False):
 def connect(clean_start=True, keep_alive=None, session_expiry=None, empty_id=False,
             auth_method=False, will=None, user_props=False, credentials=False,
             receive_maximum=None, topic_alias_maximum=None, maximum_packet_size=None,
-            no_problem_info=False, response_info=False):
-    """will: None or (topic index, qos); session_expiry 255 means 0xFFFFFFFF."""
+            no_problem_info=False, response_info=False, version=5):
+    """will: None or (topic index, qos); session_expiry 255 means 0xFFFFFFFF;
+    version 5, 4 (MQTT 3.1.1) or 3 (MQTT 3.1)."""
     flags = 0
     params = []
     if clean_start:
@@ -258,6 +263,7 @@ def connect(clean_start=True, keep_alive=None, session_expiry=None, empty_id=Fal
         limits |= 8
     if response_info:
         limits |= 16
+    limits |= VERSION_BITS[version] << 5
     return bytes([CONNECT, flags] + params + [limits] + lparams)
 
 
@@ -582,6 +588,58 @@ seed("alloc-fail-ack-flush",
      publish(T_LONG, 0, payload=bytes(255)) + publish(T_A, 0, payload=b"x") + copy(4) +
      fail_next() + acknowledge(1, rc=0x10) + acknowledge(1, rc=0x10) + out() +
      ack("pubrel", 2) + out())
+
+# ---- MQTT 3.1.1 and 3.1 ----
+# A refusal in connack(extra=...): 3.1.1 return code (v >> 2) % 5 + 1.
+seed("v311-publish-qos012",
+     up(settings=AUTO_V311) + publish(T_AB, 0, payload=b"zero") +
+     publish(T_AB, 1, retain=True, payload=b"one") + publish(T_CDE, 2, payload=b"two") + out() +
+     ack("puback", 1) + ack("pubrec", 2) + out() + ack("pubcomp", 2) + out())
+seed("v31-subscribe-message",
+     up(settings=AUTO_V31) + subscribe([(F_APLUS, 1, False, False, 0), (F_HASH, 2, False, False, 0)]) +
+     out() + suback(1, [0x01, 0x80]) + server_publish(1, 3, T_AB, payload=b"m1") +
+     server_publish(2, 4, T_A, retain=True, payload=b"m2") + out() + ack("pubrel", 4) + out() +
+     server_publish(0, topic=T_CDE, payload=b"m0") + out())
+seed("v311-unsubscribe-ack",
+     up(settings=AUTO_V311) + subscribe([(F_AB, 0, False, False, 0)]) + out() + suback(1, [0x00]) +
+     unsubscribe([F_AB, F_PLUS]) + out() + suback(2, [0x00], unsub=True) + out() +
+     pingresp() + clock("expiry") + out() + pingresp() + out())
+seed("v311-refused",
+     bytes([AUTO_V311]) + consume() + connack(extra=0x04 * 4) + out() + lost() +
+     connect(version=4, keep_alive=1) + consume() + connack(extra=0x04 * 1) + out() + lost() +
+     connect(version=4) + consume() + connack(session_present=True) + out())
+seed("v311-v5-only-refused",
+     up(settings=AUTO_V311 | MANUAL_ACK) + publish(T_AB, 1, message_expiry=True) +
+     publish(T_AB, 0, user_props=True) + publish(T_AB, 0, forbidden_alias=True) +
+     subscribe([(F_AB, 1, True, False, 0)]) + subscribe([(F_AB, 1, False, False, 2)]) +
+     subscribe([(F_AB, 1, False, False, 0)], sub_id=3) + auth(0x19, b"x") +
+     server_publish(1, 2, T_AB, payload=b"q") + drain() + acknowledge(2, rc=0x80) +
+     acknowledge(2) + out() + server_auth() + out() + lost() +
+     connect(version=4, session_expiry=10) + connect(version=3, user_props=True) +
+     connect(version=4, auth_method=True) + connect(version=4, receive_maximum=2) +
+     connect(version=3, no_problem_info=True) + connect(version=4, response_info=True) +
+     connect(version=4, clean_start=False, empty_id=True) + connect(version=4) + consume() +
+     connack() + out() + disconnect(0x04) + disconnect(session_expiry=0) + disconnect() + out())
+seed("v311-session-resume",
+     bytes([NO_AUTO_CONNECT]) + connect(version=4, clean_start=False, keep_alive=2) + consume() +
+     connack() + out() + publish(T_A, 1, payload=b"a") + publish(T_AB, 2, payload=b"b") +
+     out() + ack("pubrec", 2) + out() + lost() + drain() +
+     connect(version=4, clean_start=False, keep_alive=2) + consume() +
+     connack(session_present=True) + out() + ack("puback", 1) + ack("pubcomp", 2) + out())
+seed("v31-will-keep-alive",
+     bytes([NO_AUTO_CONNECT | PINGRESP_TIMEOUT]) +
+     connect(version=3, keep_alive=1, will=(T_AB, 1), credentials=True) + consume() + connack() +
+     out() + clock("expiry") + out() + clock("expiry") + out() + lost() + drain())
+seed("v311-then-v5",
+     up(settings=AUTO_V311) + publish(T_AB, 1, payload=b"kept") + out() + lost() + drain() +
+     connect(clean_start=False, session_expiry=60, topic_alias_maximum=2) + consume() +
+     connack(session_present=True, topic_alias_maximum=2, extra=3) + out() +
+     publish(T_AB, 1, user_props=True) + out() + lost() + drain() +
+     connect(version=3, clean_start=False) + consume() + connack(session_present=True) + out() +
+     server_disconnect() + out())
+seed("v311-protocol-error",
+     up(settings=AUTO_V311) + feed_raw(hexb("62 03 00 01 00")) + out() + lost() +
+     connect(version=4) + consume() + connack() + feed_raw(hexb("f0 00")) + out())
 
 
 def main():

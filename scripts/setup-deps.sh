@@ -36,6 +36,10 @@ for pkg in "${PACKAGES[@]}"; do
     fi
 done
 
+# MQTT.js for the broker's interop test, from the npm registry into
+# build-npm/ (never fails: the test is skipped without it).
+"$(dirname "$0")/setup-npm.sh" || true
+
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi

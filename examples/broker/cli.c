@@ -18,7 +18,9 @@ static const char help_text[] =
     "  -l, --listen ADDRESS   listen on ADDRESS; repeatable. Replaces the config\n"
     "                         file's listeners. ADDRESS is HOST:PORT (IPv4 or a\n"
     "                         name), [IPV6]:PORT, tcp:HOST:PORT or unix:PATH;\n"
-    "                         port 0 picks a free port (the log names it)\n"
+    "                         tls:HOST:PORT (TLS), ws:HOST:PORT (WebSocket),\n"
+    "                         wss:HOST:PORT (WebSocket over TLS); port 0 picks\n"
+    "                         a free port (the log names it)\n"
     "  -c, --config FILE      read settings from FILE (keys below)\n"
     "      --log-level LEVEL  error, warning, info or debug; overrides the file\n"
     "  -h, --help             print this help and exit\n"
@@ -58,7 +60,19 @@ static const char help_text[] =
     "  allow_anonymous BOOL      true or false: let in clients no password file\n"
     "                            checked (default: true without a password file,\n"
     "                            false with one)\n"
-    "  log_level LEVEL           error, warning, info (default) or debug\n"
+    "  log_level LEVEL           error, warning, info (default) or debug\n";
+
+/* Split: a string literal this long is beyond what C99 guarantees. */
+static const char help_text_tls[] =
+    "  certfile PATH             PEM certificate (chain) of tls: and wss: listeners\n"
+    "  keyfile PATH              its PEM private key (default: in certfile)\n"
+    "  cafile PATH               CAs for client certificates: clients are asked\n"
+    "                            for one, and one sent must verify\n"
+    "  require_certificate BOOL  refuse TLS clients without a valid certificate\n"
+    "                            (needs cafile; default false)\n"
+    "  use_identity_as_username BOOL  the client certificate's subject CN is the\n"
+    "                            user name authenticators and ACLs see (default\n"
+    "                            false)\n"
     "Relative paths in the file are taken from the file's directory.\n"
     "\n"
     "Signals: SIGINT or SIGTERM send DISCONNECT 0x8B (Server shutting down) to\n"
@@ -115,6 +129,7 @@ enum cli_outcome cli_parse(int argc, char **argv, struct cli_options *out)
             break;
         case 'h':
             fputs(help_text, stdout);
+            fputs(help_text_tls, stdout);
             return CLI_EXIT;
         case 'V':
             printf("mqttproto-broker %s (libmqttproto %s)\n", MQTTPROTO_VERSION_STRING,

@@ -45,6 +45,9 @@ void config_free(struct broker_config *c)
     config_clear_listeners(c);
     free(c->password_file);
     free(c->acl_file);
+    free(c->certfile);
+    free(c->keyfile);
+    free(c->cafile);
     memset(c, 0, sizeof *c);
 }
 
@@ -185,6 +188,7 @@ enum key_type {
     KEY_SIZE,
     KEY_SECONDS,
     KEY_BOOL,
+    KEY_FLAG, /* a bool field */
     KEY_PATH,
     KEY_LEVEL,
 };
@@ -216,6 +220,12 @@ static const struct key keys[] = {
     {"acl_file", KEY_PATH, 0, 0, offsetof(struct broker_config, acl_file), 0},
     {"allow_anonymous", KEY_BOOL, 0, 0, 0, 0},
     {"log_level", KEY_LEVEL, 0, 0, 0, 0},
+    {"certfile", KEY_PATH, 0, 0, offsetof(struct broker_config, certfile), 0},
+    {"keyfile", KEY_PATH, 0, 0, offsetof(struct broker_config, keyfile), 0},
+    {"cafile", KEY_PATH, 0, 0, offsetof(struct broker_config, cafile), 0},
+    {"require_certificate", KEY_FLAG, 0, 0, offsetof(struct broker_config, require_certificate), 0},
+    {"use_identity_as_username", KEY_FLAG, 0, 0,
+     offsetof(struct broker_config, use_identity_as_username), 0},
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 
@@ -281,6 +291,15 @@ static bool apply_key(struct broker_config *c, const struct key *k, const char *
             return false;
         }
         c->allow_anonymous = b ? 1 : 0;
+        return true;
+    }
+    case KEY_FLAG: {
+        bool b;
+        if (!parse_bool(value, &b)) {
+            report(where, "%s must be true or false, not '%s'", k->name, value);
+            return false;
+        }
+        memcpy((char *)c + k->offset, &b, sizeof b);
         return true;
     }
     case KEY_PATH: {
@@ -390,6 +409,18 @@ bool config_finish(struct broker_config *c)
     }
     if (c->allow_anonymous < 0) {
         c->allow_anonymous = c->password_file == NULL ? 1 : 0;
+    }
+    for (size_t i = 0; i < c->listener_count; i++) {
+        enum listen_layers ly = c->listeners[i].layers;
+        if ((ly == LAYERS_TLS || ly == LAYERS_WSS) && c->certfile == NULL) {
+            fprintf(stderr, "mqttproto-broker: listener '%s' needs a certfile (and keyfile)\n",
+                    c->listeners[i].text);
+            return false;
+        }
+    }
+    if (c->require_certificate && c->cafile == NULL) {
+        fprintf(stderr, "mqttproto-broker: require_certificate needs a cafile\n");
+        return false;
     }
     return true;
 }

@@ -35,6 +35,12 @@ struct broker_config {
     char *password_file; /* NULL: none */
     char *acl_file;      /* NULL: none */
     int allow_anonymous; /* -1 until set: then true without a password file */
+    /* TLS for the tls: and wss: listeners (NULL: not set). */
+    char *certfile;                /* PEM certificate (chain) */
+    char *keyfile;                 /* its PEM key; NULL: in certfile */
+    char *cafile;                  /* CAs of client certificates: asks for one */
+    bool require_certificate;      /* refuse clients without a valid one */
+    bool use_identity_as_username; /* the certificate's CN is the user name */
     enum log_level log_level;
 };
 

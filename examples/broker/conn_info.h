@@ -1,7 +1,7 @@
 /*
  * What authenticators, authorizers and the log know about a connection's
  * transport: the listener, the peer address, the peer's credentials on a
- * UNIX socket, and (once TLS exists) the identity of its certificate.
+ * UNIX socket, and on TLS the identity of its client certificate.
  */
 #ifndef BROKER_CONN_INFO_H
 #define BROKER_CONN_INFO_H
@@ -11,7 +11,7 @@
 #include <uv.h>
 
 struct connection_info {
-    const char *transport; /* "tcp" or "unix" (later "tls", "ws", "wss") */
+    const char *transport; /* "tcp", "unix", "tls", "ws" or "wss" */
     const char *listener;  /* the listener's address as configured */
     /* "127.0.0.1:50312", "[::1]:50312", or for a UNIX socket
        "unix pid=123 uid=1000" (or "unix" when the credentials are unknown). */
@@ -23,8 +23,8 @@ struct connection_info {
     uid_t uid;
     gid_t gid;
     /* The verified TLS client certificate's identity (its subject's common
-       name) for authenticators to use as a user name; NULL without TLS,
-       which is every connection until TLS listeners exist. */
+       name) for authenticators to use as a user name; NULL without TLS
+       or without a verified client certificate. */
     const char *tls_identity;
 };
 

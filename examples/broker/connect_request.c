@@ -22,7 +22,8 @@ struct connect_request *connect_request_new(const mqttproto_broker_event *ev,
                                             const struct auth_chain *chain)
 {
     size_t will_len = ev->has_will ? ev->will->topic.len : 0;
-    size_t total = ev->client_id.len + ev->username.len + ev->password.len + will_len;
+    size_t id_len = info->tls_identity != NULL ? strlen(info->tls_identity) + 1 : 0;
+    size_t total = ev->client_id.len + ev->username.len + ev->password.len + will_len + id_len;
     struct connect_request *r = calloc(1, sizeof *r + total);
     if (r == NULL) {
         return NULL;
@@ -46,6 +47,11 @@ struct connect_request *connect_request_new(const mqttproto_broker_event *ev,
         r->will_topic = (mqttproto_str){(const char *)r->data + o, will_len};
         r->will_qos = ev->will->qos;
         r->will_retain = ev->will->retain;
+    }
+    if (id_len > 0) {
+        /* The TLS identity lives in the connection, which may go first. */
+        o = copy_in(r->data, &at, info->tls_identity, id_len);
+        r->info.tls_identity = (const char *)r->data + o;
     }
     r->keep_alive = ev->keep_alive;
     r->clean_start = ev->clean_start;

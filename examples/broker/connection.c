@@ -210,6 +210,7 @@ static void on_closed(uv_handle_t *handle)
 {
     struct connection *c = handle->data;
     conn_output_free(c);
+    conn_layers_free(c);
     server_connection_freed(c->server, c);
     free(c->close_reason);
     free(c);
@@ -343,7 +344,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         }
         return;
     }
-    conn_input(c, (const uint8_t *)buf->base, (size_t)nread);
+    if (c->chain != NULL) {
+        conn_layers_input(c, (const uint8_t *)buf->base, (size_t)nread);
+    } else {
+        conn_input(c, (const uint8_t *)buf->base, (size_t)nread);
+    }
     /* libuv reads a busy socket up to 32 times before it polls again: what
        this read routed goes out now, before session queues overflow. */
     server_flush_all(c->server);
@@ -385,6 +390,7 @@ void conn_resume_input(struct connection *c)
 static void refuse(uv_handle_t *handle)
 {
     struct connection *c = handle->data;
+    conn_layers_free(c);
     free(c->close_reason);
     free(c);
 }
@@ -424,6 +430,10 @@ void conn_accept(struct listener *l)
         conn_info_from_tcp(&c->info, l->name, &c->io.tcp);
     } else {
         conn_info_from_pipe(&c->info, l->name, &c->io.pipe);
+    }
+    if (!conn_layers_setup(c, l)) {
+        uv_close(&c->io.handle, refuse);
+        return;
     }
     e = mqttproto_broker_client_create(s->broker, server_now(s), &c->mc);
     if (e != 0) {

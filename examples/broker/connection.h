@@ -11,6 +11,8 @@
  *                         authenticator chain that runs on the thread pool
  *   connection_output.c   writing the library's outbound bytes, the
  *                         back-pressure policy
+ *   connection_layers.c   TLS and WebSocket (examples/transport/) between
+ *                         the stream and conn_input()/conn_flush()
  *
  * A transport that transforms bytes (TLS, WebSocket) goes between the
  * stream and conn_input()/conn_flush(): it feeds conn_input() with what it
@@ -38,6 +40,8 @@ enum conn_phase {
 
 struct pending_write; /* connection_output.c */
 struct connect_request;
+struct xport_chain; /* examples/transport/layer.h */
+struct tls_mem;
 
 struct connection {
     struct server *server;
@@ -75,6 +79,12 @@ struct connection {
     struct connect_request *auth_job; /* on the thread pool */
 
     char *close_reason; /* why it ends: set once, at the end (malloc'ed) */
+
+    /* tls:, ws:, wss: listeners: the layers between the stream and the
+       library (NULL for plain TCP and UNIX sockets). */
+    struct xport_chain *chain;
+    struct tls_mem *tls;       /* the chain's TLS layer, if any */
+    const char *identity_user; /* use_identity_as_username: the CN */
 };
 
 /* ---- connection.c ---- */
@@ -126,6 +136,20 @@ size_t conn_drain_events(struct connection *c);
 
 /** The authenticator chain's answer for a CONNECT. */
 void conn_connect_decided(struct connection *c, const struct connect_request *req);
+
+/* ---- connection_layers.c ---- */
+
+/** Give @p c the layers its listener asks for; false when that failed. */
+bool conn_layers_setup(struct connection *c, const struct listener *l);
+
+/** Bytes read from the socket of a connection with layers. */
+void conn_layers_input(struct connection *c, const uint8_t *data, size_t len);
+
+/** Move the library's output into the layers (while they hold little). */
+void conn_layers_pump(struct connection *c);
+
+/** Free the layers (the handle is closed). */
+void conn_layers_free(struct connection *c);
 
 /* ---- connection_output.c ---- */
 

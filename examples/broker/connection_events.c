@@ -49,6 +49,26 @@ static void on_connect(struct connection *c, const mqttproto_broker_event *ev)
         conn_mark_dirty(c);
         return;
     }
+    mqttproto_broker_event as_identity;
+    if (s->config->use_identity_as_username && c->tls != NULL) {
+        /* The certificate's CN is the user name the chains see. */
+        if (c->info.tls_identity == NULL) {
+            log_info("connection from %s refused: no client certificate to take the user "
+                     "name from (use_identity_as_username)",
+                     c->info.peer);
+            conn_set_reason(c, "refused: no client certificate");
+            (void)mqttproto_broker_client_acknowledge_connect(c->mc, MQTTPROTO_RC_NOT_AUTHORIZED,
+                                                              no_str(), NULL, server_now(s));
+            conn_mark_dirty(c);
+            return;
+        }
+        as_identity = *ev;
+        as_identity.has_username = true;
+        as_identity.username = (mqttproto_str){c->info.tls_identity, strlen(c->info.tls_identity)};
+        ev = &as_identity;
+        c->has_username = true;
+        c->identity_user = c->info.tls_identity;
+    }
     struct connect_request *r = connect_request_new(ev, &c->info, s->auth);
     if (r == NULL) {
         conn_set_reason(c, "out of memory for its CONNECT");
@@ -129,7 +149,9 @@ static void fill_identity(const struct connection *c, struct auth_request *a)
 {
     a->client_id = mqttproto_broker_client_client_id(c->mc);
     a->has_username = c->has_username;
-    a->username = mqttproto_broker_client_username(c->mc);
+    a->username = c->identity_user != NULL
+                      ? (mqttproto_str){c->identity_user, strlen(c->identity_user)}
+                      : mqttproto_broker_client_username(c->mc);
     a->conn = &c->info;
 }
 

@@ -16,6 +16,7 @@
  */
 #include "connection.h"
 
+#include "layer.h"
 #include "log.h"
 
 #include <limits.h>
@@ -23,6 +24,26 @@
 #include <string.h>
 
 #define WRITE_CHUNK (256u * 1024u)
+
+/* The bytes for the socket: the library's output, or on a connection with
+   TLS or WebSocket layers the chain's (fed from the library's). */
+static size_t out_peek(struct connection *c, const uint8_t **data)
+{
+    if (c->chain != NULL) {
+        conn_layers_pump(c);
+        return xport_chain_net_out(c->chain, data);
+    }
+    return mqttproto_broker_client_get_outbound_data(c->mc, data);
+}
+
+static void out_consume(struct connection *c, size_t n)
+{
+    if (c->chain != NULL) {
+        xport_chain_net_consume(c->chain, n);
+    } else {
+        mqttproto_broker_client_consume_outbound(c->mc, n);
+    }
+}
 
 struct pending_write {
     uv_write_t req; /* first: the callback gets its address */
@@ -56,7 +77,7 @@ static void on_written(uv_write_t *req, int status)
         return;
     }
     if (c->mc != NULL) {
-        mqttproto_broker_client_consume_outbound(c->mc, len);
+        out_consume(c, len);
     }
     conn_flush(c);
 }
@@ -65,7 +86,7 @@ static void on_written(uv_write_t *req, int status)
 static void start_write(struct connection *c)
 {
     const uint8_t *data;
-    size_t n = mqttproto_broker_client_get_outbound_data(c->mc, &data);
+    size_t n = out_peek(c, &data);
     if (n > c->server->config->max_outbound_bytes) {
         backlog_exceeded(c, n);
         return;
@@ -111,7 +132,10 @@ void conn_flush(struct connection *c)
     }
     for (;;) {
         const uint8_t *data;
-        size_t n = mqttproto_broker_client_get_outbound_data(c->mc, &data);
+        size_t n = out_peek(c, &data);
+        if (c->phase == CONN_CLOSING) {
+            return; /* the layers failed */
+        }
         if (c->write != NULL) {
             /* Deliveries pile up behind a write that waits for the peer. */
             if (n > c->server->config->max_outbound_bytes) {
@@ -132,7 +156,7 @@ void conn_flush(struct connection *c)
             conn_abort(c);
             return;
         }
-        mqttproto_broker_client_consume_outbound(c->mc, (size_t)w);
+        out_consume(c, (size_t)w);
         if ((size_t)w < n) {
             start_write(c);
             return;

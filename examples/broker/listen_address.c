@@ -78,14 +78,9 @@ static bool parse_tcp(const char *spec, struct listen_address *out, char *err, s
 bool listen_address_parse(const char *text, struct listen_address *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    static const char *const future[] = {"tls:", "ws:", "wss:", "mqtts:"};
-    for (size_t i = 0; i < sizeof future / sizeof future[0]; i++) {
-        if (strncmp(text, future[i], strlen(future[i])) == 0) {
-            snprintf(err, errlen,
-                     "'%s': the %.*s transport is not supported yet (tcp and unix are)", text,
-                     (int)strlen(future[i]) - 1, future[i]);
-            return false;
-        }
+    if (strncmp(text, "mqtts:", 6) == 0) {
+        snprintf(err, errlen, "'%s': write tls:HOST:PORT for a TLS listener", text);
+        return false;
     }
     bool ok;
     if (strncmp(text, "unix:", 5) == 0) {
@@ -105,6 +100,15 @@ bool listen_address_parse(const char *text, struct listen_address *out, char *er
         ok = out->path != NULL;
     } else if (strncmp(text, "tcp:", 4) == 0) {
         ok = parse_tcp(text + 4, out, err, errlen);
+    } else if (strncmp(text, "tls:", 4) == 0) {
+        ok = parse_tcp(text + 4, out, err, errlen);
+        out->layers = LAYERS_TLS;
+    } else if (strncmp(text, "ws:", 3) == 0) {
+        ok = parse_tcp(text + 3, out, err, errlen);
+        out->layers = LAYERS_WS;
+    } else if (strncmp(text, "wss:", 4) == 0) {
+        ok = parse_tcp(text + 4, out, err, errlen);
+        out->layers = LAYERS_WSS;
     } else {
         ok = parse_tcp(text, out, err, errlen);
     }

@@ -4,10 +4,11 @@
  *   HOST:PORT        TCP (HOST: an IPv4 address, a name, or [IPv6])
  *   tcp:HOST:PORT    the same, spelled out
  *   unix:PATH        a UNIX stream socket
+ *   tls:HOST:PORT    TCP with TLS (certfile, keyfile, cafile in the config)
+ *   ws:HOST:PORT     TCP with WebSocket (subprotocol mqtt, any path)
+ *   wss:HOST:PORT    TCP with TLS, then WebSocket
  *
- * PORT 0 lets the kernel choose; the log names the port bound. The scheme
- * prefix leaves room for the transports to come (tls:, ws:, wss:), which
- * are recognized and refused with a clear message until they exist.
+ * PORT 0 lets the kernel choose; the log names the port bound.
  */
 #ifndef BROKER_LISTEN_ADDRESS_H
 #define BROKER_LISTEN_ADDRESS_H
@@ -21,8 +22,17 @@ enum listen_kind {
     LISTEN_UNIX,
 };
 
+/* The byte-transform layers (examples/transport/) on a TCP listener. */
+enum listen_layers {
+    LAYERS_NONE,
+    LAYERS_TLS,
+    LAYERS_WS,
+    LAYERS_WSS,
+};
+
 struct listen_address {
     enum listen_kind kind;
+    enum listen_layers layers;
     char *text; /* as written, for messages */
     char *host; /* TCP: without brackets */
     uint16_t port;

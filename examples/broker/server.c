@@ -2,6 +2,7 @@
 
 #include "connection.h"
 #include "log.h"
+#include "tls_mem.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -204,6 +205,7 @@ static bool bind_tcp(struct server *s, const struct listen_address *a)
             ok = false;
             break;
         }
+        l->layers = a->layers;
         int e = uv_tcp_init(s->loop, &l->io.tcp);
         if (e == 0) {
             l->initialized = true;
@@ -224,15 +226,17 @@ static bool bind_tcp(struct server *s, const struct listen_address *a)
         struct sockaddr_storage ss;
         int len = (int)sizeof ss;
         char host[64];
+        static const char *const scheme[] = {"", "tls:", "ws:", "wss:"};
+        const char *sch = scheme[l->layers];
         uv_tcp_getsockname(&l->io.tcp, (struct sockaddr *)&ss, &len);
         if (ss.ss_family == AF_INET6) {
             const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&ss;
             uv_ip6_name(v6, host, sizeof host);
-            snprintf(l->name, sizeof l->name, "[%s]:%u", host, ntohs(v6->sin6_port));
+            snprintf(l->name, sizeof l->name, "%s[%s]:%u", sch, host, ntohs(v6->sin6_port));
         } else {
             const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
             uv_ip4_name(v4, host, sizeof host);
-            snprintf(l->name, sizeof l->name, "%s:%u", host, ntohs(v4->sin_port));
+            snprintf(l->name, sizeof l->name, "%s%s:%u", sch, host, ntohs(v4->sin_port));
         }
         log_info("listening on %s", l->name);
     }
@@ -393,6 +397,34 @@ static void init_handles(struct server *s)
     s->sigterm.data = s;
 }
 
+/* One TLS context for every tls: and wss: listener. */
+static bool setup_tls(struct server *s)
+{
+    const struct broker_config *cfg = s->config;
+    bool wanted = false;
+    for (size_t i = 0; i < cfg->listener_count; i++) {
+        wanted = wanted || cfg->listeners[i].layers == LAYERS_TLS ||
+                 cfg->listeners[i].layers == LAYERS_WSS;
+    }
+    if (!wanted) {
+        return true;
+    }
+    tls_mem_config tc;
+    memset(&tc, 0, sizeof tc);
+    tc.role = TLS_MEM_SERVER;
+    tc.cert_file = cfg->certfile;
+    tc.key_file = cfg->keyfile;
+    tc.ca_file = cfg->cafile;
+    tc.require_client_cert = cfg->require_certificate;
+    char err[512];
+    s->tls_ctx = tls_mem_ctx_new(&tc, err, sizeof err);
+    if (s->tls_ctx == NULL) {
+        log_error("cannot set up TLS: %s", err);
+        return false;
+    }
+    return true;
+}
+
 static bool start(struct server *s)
 {
     mqttproto_broker_settings bs;
@@ -401,6 +433,9 @@ static bool start(struct server *s)
     int e = mqttproto_broker_create(&bs, &s->broker);
     if (e != 0) {
         log_error("cannot create the broker: %s", mqttproto_strerror(e));
+        return false;
+    }
+    if (!setup_tls(s)) {
         return false;
     }
     for (size_t i = 0; i < s->config->listener_count; i++) {
@@ -457,6 +492,9 @@ int server_run(const struct broker_config *config, const struct auth_chain *auth
         log_info("stopped");
     }
     mqttproto_broker_destroy(s->broker);
+    if (s->tls_ctx != NULL) {
+        tls_mem_ctx_free(s->tls_ctx);
+    }
     deadline_heap_free(&s->deadlines);
     free(s->listeners);
     if (uv_loop_close(&loop) != 0) {

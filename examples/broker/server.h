@@ -26,6 +26,7 @@
 #define READ_BUFFER_SIZE (64u * 1024u)
 
 struct connection;
+struct tls_mem_ctx;
 
 struct listener {
     struct server *server;
@@ -36,8 +37,9 @@ struct listener {
         uv_pipe_t pipe;
     } io;
     enum listen_kind kind;
-    char name[300];  /* what it is bound to, e.g. "127.0.0.1:1883", "unix:/run/x" */
-    char *unix_path; /* removed at exit */
+    enum listen_layers layers; /* TLS, WebSocket or both on TCP */
+    char name[300];            /* what it is bound to, e.g. "127.0.0.1:1883", "unix:/run/x" */
+    char *unix_path;           /* removed at exit */
     bool initialized;
 };
 
@@ -50,6 +52,7 @@ struct server {
     mqttproto_broker *broker;
 
     struct listener **listeners; /* each allocated alone: libuv handles never move */
+    struct tls_mem_ctx *tls_ctx; /* for tls: and wss: listeners (certfile...) */
     size_t listener_count;
 
     struct connection *conns; /* every connection not yet freed */
@@ -68,6 +71,8 @@ struct server {
     /* One read buffer for all: each read is fed to the library, which
        copies what it keeps, before the next read. */
     uint8_t read_buf[READ_BUFFER_SIZE];
+    /* The same for what TLS and WebSocket layers decode from a read. */
+    uint8_t layer_buf[READ_BUFFER_SIZE];
 };
 
 /**

@@ -20,7 +20,9 @@ HELP_MUST_MENTION = [
     "listener", "max_connections", "receive_maximum", "max_packet_size", "max_queued_messages",
     "max_queued_bytes", "max_keep_alive", "connect_timeout", "max_session_expiry",
     "max_outbound_bytes", "write_timeout", "shutdown_timeout", "password_file", "acl_file",
-    "allow_anonymous", "log_level", "unix:PATH", "SIGTERM", "Exit status",
+    "allow_anonymous", "log_level", "unix:PATH", "SIGTERM", "Exit status", "tls:HOST:PORT",
+    "ws:HOST:PORT", "wss:HOST:PORT", "certfile", "keyfile", "cafile", "require_certificate",
+    "use_identity_as_username",
 ]
 
 
@@ -53,7 +55,7 @@ BAD_OPTIONS = [
     (["--listen", "127.0.0.1:70000"], "port must be a number"),
     (["--listen", "::1:1883"], "IPv6 address in brackets"),
     (["--listen", "unix:"], "socket path is missing"),
-    (["--listen", "tls:127.0.0.1:8883"], "tls transport is not supported yet"),
+    (["--listen", "tls:127.0.0.1:8883"], "needs a certfile"),
     (["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"], "given twice"),
     (["--log-level", "loud"], "--log-level must be"),
     (["extra"], "unexpected argument 'extra'"),

@@ -95,9 +95,7 @@ BAD_AFTER_CONNECT = [
 
 BAD_CONNECTS = [
     ("protocol name MQTX", h.connect("p1", name=b"MQTX"), 0x84),
-    ("protocol version 4", h.connect("p2", version=4), 0x84),
-    ("an MQTT 3.1.1 CONNECT (version 4, no properties)",
-     h.packet(0x10, h.mqtt_str("MQTT") + b"\x04\x02\x00\x3c" + h.mqtt_str("v311")), 0x84),
+    ("protocol version 6", h.connect("p2", version=6), 0x84),
     ("reserved CONNECT flag", h.connect("p3", flags_extra=0x01), 0x81),
     ("duplicate property", h.connect("p4", props=b"\x11\x00\x00\x00\x01\x11\x00\x00\x00\x01"),
      0x82),
