@@ -10,6 +10,7 @@
 #   User Property): every subscriber gets every message at the QoS asked,
 #   and only the MQTT 5 subscriber sees the properties;
 # - a retained message published in 3.1.1 reaches a later 3.1 subscriber;
+# - a refused 3.1 CONNECT is answered with a 3.1 return code;
 # - python3-paho-mqtt in 3.1.1 mode publishes at QoS 1 and 2 and receives
 #   its own messages.
 # The broker is stopped by its PID on exit. Exit status: 0 pass, 1 fail,
@@ -193,4 +194,13 @@ fi
 if grep -qiE "protocol error|malformed" "$tmp/broker.log"; then
     die "the broker logged a protocol error"
 fi
+
+# A refused MQTT 3.1 CONNECT gets a 3.1 CONNACK return code: a client
+# identifier over 23 bytes is "identifier rejected" (return code 2).
+if timeout 10 mosquitto_pub "${common[@]}" -V mqttv31 -i abcdefghijklmnopqrstuvwxy \
+    -t "$prefix/x" -m refused >"$tmp/refused.out" 2>"$tmp/refused.err"; then
+    die "a 25-byte MQTT 3.1 client identifier was accepted"
+fi
+grep -qF "identifier rejected" "$tmp/refused.err" ||
+    die "the refused MQTT 3.1 client did not read return code 2 (identifier rejected)"
 echo "interop_broker_versions: PASS"
