@@ -782,6 +782,11 @@ static void feed(struct world *w, struct conn *k, const uint8_t *d, size_t n, si
             } else {
                 check(r == MQTTPROTO_ERR_BAD_STATE, "feed_bytes: closing without an error", r);
             }
+            if (!was_closing) {
+                /* The broker read up to the packet that failed: the mirror
+                   reads it too, to learn the version the answer is in. */
+                mirror_in(k, d + off, m);
+            }
             return;
         }
         check(!was_closing, "feed_bytes took bytes while CLOSING", r);

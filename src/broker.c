@@ -70,6 +70,11 @@ int mqttproto_broker_create(const mqttproto_broker_settings *settings, mqttproto
     b->mem = mem;
     b->settings = s;
     b->settings.mem = NULL;
+    b->gathered = mem_alloc(&mem, MAX_DELIVERY_SUBIDS * sizeof *b->gathered);
+    if (b->gathered == NULL) {
+        mem_free(&mem, b);
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
     subtrie_init(&b->subs, &b->mem);
     retained_init(&b->retained, &b->mem, retained_release);
     *out = b;
@@ -103,6 +108,8 @@ void mqttproto_broker_destroy(mqttproto_broker *b)
     retained_free(&b->retained);
     mem_free(&b->mem, b->timers);
     mem_free(&b->mem, b->targets);
+    mem_free(&b->mem, b->route_extra);
+    mem_free(&b->mem, b->gathered);
     mem_free(&b->mem, b->groups);
     mem_free(&b->mem, b);
 }
@@ -380,16 +387,21 @@ static bool other_member(void *ctx, const struct subtrie_sub *sub)
 static bool session_in_group(const struct session *s, const struct subtrie_group *g)
 {
     mqttproto_str name = subtrie_group_name(g), filter = subtrie_group_filter(g);
-    char key[512];
+    char small[512];
     size_t len = 7 + name.len + 1 + filter.len;
-    if (len > sizeof key) {
-        return false; /* such long filters are not given to another member */
+    char *key = len <= sizeof small ? small : mem_alloc(&s->broker->mem, len);
+    if (key == NULL) {
+        return false; /* out of memory: this message is not given on */
     }
     memcpy(key, "$share/", 7);
     memcpy(key + 7, name.data, name.len);
     key[7 + name.len] = '/';
     memcpy(key + 8 + name.len, filter.data, filter.len);
-    return strmap_find(&s->subs, key, len) != NULL;
+    bool member = strmap_find(&s->subs, key, len) != NULL;
+    if (key != small) {
+        mem_free(&s->broker->mem, key);
+    }
+    return member;
 }
 
 static void regive_group(void *ctx, struct subtrie_group *g)
@@ -640,12 +652,46 @@ static void visit_sub(void *ctx, const struct subtrie_sub *sub)
         t->qos = sub->qos;
         t->retain_as_published = sub->retain_as_published;
         t->nsubids = 0;
+        t->extra_head = 0;
     }
-    /* [MQTT-3.3.4-3] every matching subscription's identifier */
-    if (sub->subscription_identifier != 0 && t->nsubids < 8) {
-        /* [MQTT-3.3.4-4] one copy carries them all */
+    /* [MQTT-3.3.4-3] every matching subscription's identifier, up to
+       MAX_DELIVERY_SUBIDS; [MQTT-3.3.4-4] one copy carries them all, in
+       no particular order */
+    if (sub->subscription_identifier == 0 || t->nsubids >= MAX_DELIVERY_SUBIDS) {
+        return;
+    }
+    if (t->nsubids < 8) {
         t->subids[t->nsubids++] = sub->subscription_identifier;
+        return;
     }
+    if (b->extra_count == b->extra_cap) {
+        size_t cap = b->extra_cap == 0 ? 16 : b->extra_cap * 2;
+        struct route_extra *a = mem_realloc(&b->mem, b->route_extra, cap * sizeof *a);
+        if (a == NULL) {
+            r->error = MQTTPROTO_ERR_NO_MEMORY;
+            return;
+        }
+        b->route_extra = a;
+        b->extra_cap = cap;
+    }
+    b->route_extra[b->extra_count].id = sub->subscription_identifier;
+    b->route_extra[b->extra_count].next = t->extra_head;
+    t->extra_head = (uint32_t)++b->extra_count;
+    t->nsubids++;
+}
+
+/* The identifiers of target @p t in one array (valid until the next call). */
+static const uint32_t *target_subids(mqttproto_broker *b, const struct route_target *t)
+{
+    if (t->nsubids <= 8) {
+        return t->subids;
+    }
+    memcpy(b->gathered, t->subids, sizeof t->subids);
+    size_t n = 8;
+    for (uint32_t k = t->extra_head; k != 0 && n < t->nsubids; k = b->route_extra[k - 1].next) {
+        b->gathered[n++] = b->route_extra[k - 1].id;
+    }
+    return b->gathered;
 }
 
 static void visit_group(void *ctx, struct subtrie_group *g)
@@ -693,6 +739,7 @@ int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, ui
     }
     b->route_mark++;
     b->group_count = 0;
+    b->extra_count = 0;
     struct route_ctx r = {b, origin, 0, 0};
     int e = subtrie_match(&b->subs, pkt.publish.topic, visit_sub, visit_group, &r);
     if (e == 0) {
@@ -729,6 +776,7 @@ int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, ui
         t->shared = true;
         t->subids[0] = sub->subscription_identifier;
         t->nsubids = t->subids[0] != 0 ? 1 : 0;
+        t->extra_head = 0;
     }
     /* Every delivery is made before any is queued: out of memory, the
        message went nowhere and routing it again repeats nothing. */
@@ -738,7 +786,7 @@ int broker_route(mqttproto_broker *b, struct bmsg *m, struct session *origin, ui
         uint8_t qos = m->qos < t->qos ? m->qos : t->qos;
         /* [MQTT-3.3.1-12] [MQTT-3.3.1-13] RETAIN only when asked to keep it */
         t->made = delivery_new(b, t->session, m, qos, t->retain_as_published && m->retain,
-                               t->subids, t->nsubids, t->shared, &e);
+                               target_subids(b, t), t->nsubids, t->shared, &e);
         if (e != 0) {
             while (i-- > 0) {
                 if (b->targets[i].made != NULL) {

@@ -84,8 +84,18 @@ struct route_target {
     uint8_t nsubids;
     bool shared;           /* the member picked for a shared subscription group */
     struct delivery *made; /* made before any is queued: routing is all or nothing */
-    uint32_t subids[8];    /* more than 8 matching identifiers keep the first 8 */
+    uint32_t subids[8];    /* the first 8 matching identifiers; the others are */
+    uint32_t extra_head;   /* chained in the broker's route_extra (index + 1; 0: none) */
 };
+
+/* A Subscription Identifier beyond a target's first 8, chained. */
+struct route_extra {
+    uint32_t id;
+    uint32_t next; /* index + 1 of the next one; 0: the end */
+};
+
+/* Most Subscription Identifiers one delivery carries (its count is 8 bits). */
+#define MAX_DELIVERY_SUBIDS 255u
 
 struct mqttproto_broker {
     mqttproto_mem mem;
@@ -107,6 +117,9 @@ struct mqttproto_broker {
     uint64_t route_mark;
     struct route_target *targets;
     size_t target_cap;
+    struct route_extra *route_extra; /* reset for each routed message */
+    size_t extra_count, extra_cap;
+    uint32_t *gathered; /* one target's identifiers, MAX_DELIVERY_SUBIDS of them */
     struct subtrie_group **groups;
     size_t group_count, group_cap;
     bool groups_failed;

@@ -196,8 +196,8 @@ static void log_message(struct pump *p, int i, const mqttproto_client_event *ev)
         first = false;
     }
     if (mqttproto_properties_has(ev->properties, MQTTPROTO_PROP_MESSAGE_EXPIRY_INTERVAL)) {
-        len += (size_t)snprintf(extra + len, sizeof extra - len, " exp=%u",
-                                ev->properties->message_expiry_interval);
+        (void)snprintf(extra + len, sizeof extra - len, " exp=%u",
+                       ev->properties->message_expiry_interval);
     }
     pump_logf(p, "C%d MESSAGE %.*s q%d r%d d%d '%.*s'%s", i, (int)ev->topic.len, ev->topic.data,
               (int)ev->qos, ev->retain, ev->dup, (int)ev->payload.len,

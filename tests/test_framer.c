@@ -10,6 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* MQTTPROTO_TEST_QUICK set and not "0" (the valgrind test setup sets it):
+   the exhaustive loops take a sample; every check stays the same. */
+static bool quick_mode(void)
+{
+    const char *q = getenv("MQTTPROTO_TEST_QUICK");
+    return q != NULL && q[0] != '\0' && strcmp(q, "0") != 0;
+}
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define STR(s)       ((mqttproto_str){(s), sizeof(s) - 1})
 /* clang-format off */
@@ -595,6 +603,21 @@ static void build_main_stream(struct stream *s)
 
 /* ---- feeding a stream in chunks ---- */
 
+/* In quick mode, the split points tried: each within 8 bytes of a packet's
+   start (where fixed headers split), and one in every 2048th of the stream. */
+static bool quick_skip(const struct stream *s, size_t cut)
+{
+    if (!quick_mode() || cut % (s->len / 2048 + 1) == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < s->count; i++) {
+        if (cut >= s->offsets[i] && cut - s->offsets[i] <= 8) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Feed the stream cut at the given offsets (ascending, within the stream). */
 static void feed_cuts(struct framer *f, const struct stream *s, const size_t *cuts, size_t n)
 {
@@ -609,7 +632,8 @@ static void feed_cuts(struct framer *f, const struct stream *s, const size_t *cu
 
 static void expect_log(const struct framer *f, const struct stream *s, const char *how)
 {
-    if (f->log.len != s->expected.len || memcmp(f->log.s, s->expected.s, f->log.len) != 0) {
+    if (f->log.len != s->expected.len ||
+        (f->log.len > 0 && memcmp(f->log.s, s->expected.s, f->log.len) != 0)) {
         print_error("stream fed %s:\n--- expected\n%s--- got\n%.*s", how, s->expected.s,
                     (int)f->log.len, f->log.s);
         fail();
@@ -644,6 +668,9 @@ static void check_chunkings(const struct stream *s)
     expect_log(&f, s, "one byte at a time");
 
     for (size_t cut = 0; cut <= s->len; cut++) {
+        if (quick_skip(s, cut)) {
+            continue;
+        }
         feed_cuts(&f, s, &cut, 1);
         snprintf(how, sizeof how, "split at %zu", cut);
         expect_log(&f, s, how);
