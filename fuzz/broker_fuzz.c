@@ -505,7 +505,9 @@ static uint8_t version_of(uint8_t selector)
                             : MQTTPROTO_PROTOCOL_V5;
 }
 
-/* The protocol level byte of what starts like a CONNECT, or 0. */
+/* The version the broker answers a CONNECT it could not decode in: 4 for
+   the protocol name "MQTT" with level 4, 3 for "MQIsdp" with level 3, and
+   0 (MQTT 5) for anything else, as the broker decides. */
 static uint8_t sniff_level(const uint8_t *p, size_t n)
 {
     if (n < 2 || p[0] != 0x10) {
@@ -517,15 +519,15 @@ static uint8_t sniff_level(const uint8_t *p, size_t n)
             break;
         }
     }
-    if (i + 2 > n) {
-        return 0;
+    static const uint8_t mqtt[7] = {0, 4, 'M', 'Q', 'T', 'T', 4};
+    static const uint8_t mqisdp[9] = {0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 3};
+    if (n >= i + sizeof mqtt && memcmp(p + i, mqtt, sizeof mqtt) == 0) {
+        return 4;
     }
-    size_t name = ((size_t)p[i] << 8) | p[i + 1];
-    i += 2 + name;
-    if (i >= n) {
-        return 0;
+    if (n >= i + sizeof mqisdp && memcmp(p + i, mqisdp, sizeof mqisdp) == 0) {
+        return 3;
     }
-    return p[i] >= 3 && p[i] <= 5 ? p[i] : 0;
+    return 0;
 }
 
 static void mirror_in(struct conn *k, const uint8_t *p, size_t n)
