@@ -981,7 +981,7 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
         }
         s = NULL;
     } else if (s != NULL) {
-        present = true; /* [MQTT-3.2.2-2] */
+        /* [MQTT-3.2.2-2] Session Present: set below, after the will */
         if (s->will != NULL) {
             if (s->will_at <= c->now_ms) {
                 /* A will due now (a takeover without delay) still goes. */
@@ -995,7 +995,7 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
             }
         }
         s = broker_session_find(b, c->client_id, c->client_id_len);
-        present = s != NULL;
+        present = s != NULL; /* [MQTT-3.2.2-2] */
     }
     if (s == NULL) {
         e = broker_session_create(b, c->client_id, c->client_id_len, &s);
