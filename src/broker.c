@@ -40,7 +40,8 @@ static void retained_release(void *msg)
 {
     struct bmsg *m = msg;
     if (--m->refs == 0) {
-        mem_free(m->mem, m);
+        store_message_gone(m);
+        mem_free(&m->broker->mem, m);
     }
 }
 
@@ -98,6 +99,7 @@ void mqttproto_broker_destroy(mqttproto_broker *b)
     if (b == NULL) {
         return;
     }
+    b->store_muted = true; /* shutting down changes nothing durable */
     conn_free_all(b);
     for (size_t i = 0; i < b->session_count; i++) {
         session_free(b, b->sessions[i]);
@@ -111,6 +113,7 @@ void mqttproto_broker_destroy(mqttproto_broker *b)
     mem_free(&b->mem, b->route_extra);
     mem_free(&b->mem, b->gathered);
     mem_free(&b->mem, b->groups);
+    broker_store_free(b);
     mem_free(&b->mem, b);
 }
 
@@ -169,7 +172,8 @@ struct bmsg *broker_msg_new(mqttproto_broker *b, const mqttproto_publish *p, uin
         *err = n < 0 ? (int)n : MQTTPROTO_ERR_INVALID_ARGUMENT;
         return NULL;
     }
-    m->mem = &b->mem;
+    m->broker = b;
+    m->store_id = 0;
     m->refs = 1;
     m->qos = (uint8_t)p->qos;
     m->retain = p->retain;
@@ -477,6 +481,7 @@ int broker_session_end(mqttproto_broker *b, struct session *s, uint64_t now_ms)
             subtrie_remove(&b->subs, f, s);
         }
     }
+    store_session_delete(b, s);
     struct strmap_entry *e = strmap_find(&b->sessions_by_id, s->client_id, s->client_id_len);
     size_t idx = e->value;
     strmap_remove(&b->sessions_by_id, &b->mem, s->client_id, s->client_id_len);
@@ -509,10 +514,15 @@ void broker_session_detach(mqttproto_broker *b, struct session *s, struct bmsg *
         s->will_at = due ? now_ms : now_ms + (uint64_t)will_delay * 1000u;
         if (due && s->expiry_interval != 0 && publish_will(b, will, s, now_ms) == 0) {
             s->will = NULL;
+            store_will_delete(b, s);
         }
     }
     if (s->expiry_interval == 0 && broker_session_end(b, s, now_ms) == 0) {
         return; /* [MQTT-3.1.2-23]; out of memory, its timer ends it */
+    }
+    store_session_sync(b, s);
+    if (s->will != NULL) {
+        store_will_put(b, s, s->will, will_delay, s->will_at);
     }
     session_resume(s);
     broker_timer_update(b, s);
@@ -533,6 +543,7 @@ int mqttproto_broker_handle_expiry(mqttproto_broker *b, uint64_t now_ms)
                 return MQTTPROTO_ERR_NO_MEMORY;
             }
             s->will = NULL;
+            store_will_delete(b, s);
             broker_timer_update(b, s);
             continue;
         }
@@ -590,6 +601,9 @@ int broker_retain(mqttproto_broker *b, struct bmsg *m, mqttproto_str topic)
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
     if (pkt.publish.payload.len == 0) {
+        if (retained_get(&b->retained, topic) != NULL) {
+            store_retained_delete(b, topic);
+        }
         retained_clear(&b->retained, topic); /* [MQTT-3.3.1-6] [MQTT-3.3.1-7] */
         return 0;
     }
@@ -605,6 +619,8 @@ int broker_retain(mqttproto_broker *b, struct bmsg *m, mqttproto_str topic)
     int e = retained_set(&b->retained, topic, m); /* [MQTT-3.3.1-5] */
     if (e != 0) {
         m->refs--;
+    } else {
+        store_retained_put(b, topic, m);
     }
     return e;
 }

@@ -96,6 +96,7 @@ static void free_conn(mqttproto_broker_client *c)
     if (c->will != NULL) {
         broker_msg_release(b, c->will);
     }
+    conn_fences_free(c);
     free_aliases(c);
     bytebuf_free(&c->in, m);
     bytebuf_free(&c->out, m);
@@ -152,6 +153,8 @@ void mqttproto_broker_client_destroy(mqttproto_broker_client *c, uint64_t now_ms
         struct bmsg *will = c->will_cancelled ? NULL : c->will;
         if (will != NULL) {
             c->will = NULL;
+        } else if (c->will != NULL) {
+            store_will_delete(b, s); /* [MQTT-3.1.2-10] */
         }
         broker_session_detach(b, s, will, c->will_delay, now_ms);
     }
@@ -425,6 +428,7 @@ int conn_write_packet(mqttproto_broker_client *c, const mqttproto_packet *pkt)
     if (size < 0) {
         return (int)size;
     }
+    conn_out_fence(c);
     uint8_t *dst = bytebuf_reserve(&c->out, &c->broker->mem, (size_t)size);
     if (dst == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
@@ -440,6 +444,7 @@ int conn_write_packet(mqttproto_broker_client *c, const mqttproto_packet *pkt)
 /* An acknowledgement: 4 bytes for success, 5 with a reason code. */
 int conn_write_short(mqttproto_broker_client *c, uint8_t first, uint16_t id, uint8_t rc)
 {
+    conn_out_fence(c);
     uint8_t *p = bytebuf_reserve(&c->out, &c->broker->mem, 5);
     if (p == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
@@ -467,7 +472,7 @@ size_t mqttproto_broker_client_get_outbound_data(mqttproto_broker_client *c, con
     if (bytebuf_size(&c->out) < OUT_PUMP_LIMIT) {
         conn_pump(c);
     }
-    size_t n = bytebuf_size(&c->out);
+    size_t n = conn_out_ready(c, bytebuf_size(&c->out));
     if (data != NULL) {
         *data = n == 0 ? NULL : bytebuf_data(&c->out);
     }
@@ -477,7 +482,10 @@ size_t mqttproto_broker_client_get_outbound_data(mqttproto_broker_client *c, con
 void mqttproto_broker_client_consume_outbound(mqttproto_broker_client *c, size_t n)
 {
     if (c != NULL) {
+        /* Held bytes are not there to consume. */
+        n = conn_out_ready(c, n);
         bytebuf_consume(&c->out, n);
+        conn_out_consumed(c, n);
         if (bytebuf_size(&c->out) == 0) {
             bytebuf_free(&c->out, &c->broker->mem); /* idle: hold nothing */
         }
@@ -1011,6 +1019,7 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
         }
     }
     /* [MQTT-3.1.4-5] */
+    size_t connack_at = bytebuf_size(&c->out);
     e = send_connack(c, MQTTPROTO_RC_SUCCESS, present, &cp); /* [MQTT-3.2.2-3] */
     if (e != 0) {
         return e;
@@ -1019,6 +1028,18 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
     s->expiry_interval = expiry;
     s->expires_at = UINT64_MAX;
     broker_timer_update(b, s);
+    /* The session as it now is, and the connection's will, which goes out
+       after a restart if the connection was open then; the CONNACK waits
+       for them. */
+    store_session_sync(b, s);
+    if (c->will != NULL) {
+        store_will_put(b, s, c->will, c->will_delay, UINT64_MAX);
+    } else {
+        store_will_delete(b, s);
+    }
+    if (b->store_hold && b->store_seq != b->store_synced) {
+        conn_fence_at(c, connack_at);
+    }
     c->session = s;
     c->session_expiry = expiry;
     c->state = MQTTPROTO_BROKER_CLIENT_CONNECTED;

@@ -33,6 +33,7 @@ static void delivery_end(mqttproto_broker *b, struct session *s, struct delivery
     if (d->wired && d->qos > 0 && s->inflight > 0) {
         s->inflight--;
     }
+    store_delivery_delete(b, s, d);
     list_remove(s, d);
     if (d->packet_id != 0) {
         idmap_remove(&s->ids, d->packet_id);
@@ -112,6 +113,7 @@ int session_link(mqttproto_broker *b, struct session *s, struct delivery *d)
     s->count++;
     s->bytes += m->len;
     b->stats.messages_delivered++;
+    store_delivery_put(b, s, d);
     if (s->conn != NULL) {
         broker_mark_writable(b, s->conn);
     }
@@ -209,6 +211,7 @@ static int write_delivery(struct mqttproto_broker_client *c, struct delivery *d,
     if (size < 0) {
         return 1;
     }
+    conn_out_fence(c);
     uint8_t *dst = bytebuf_reserve(&c->out, &c->broker->mem, (size_t)size);
     if (dst == NULL) {
         return MQTTPROTO_ERR_NO_MEMORY;
@@ -262,6 +265,9 @@ void conn_pump(struct mqttproto_broker_client *c)
             }
             d->packet_id = id;
             new_id = true;
+            /* Stored before the PUBLISH goes, so that a restart sends it
+               again with the same identifier, and DUP. */
+            store_delivery_stage(b, s, d);
         }
         int e = write_delivery(c, d, now);
         if (e == MQTTPROTO_ERR_NO_MEMORY) {
@@ -323,9 +329,11 @@ int conn_handle_pubrec(struct mqttproto_broker_client *c, const mqttproto_packet
         broker_mark_writable(c->broker, c);
         return 0;
     }
+    d->stage = D_AWAIT_PUBCOMP; /* [MQTT-4.3.3-6] */
+    store_delivery_stage(c->broker, s, d);
     int e = conn_write_short(c, 0x62, id, 0); /* [MQTT-4.3.3-4] */
-    if (e == 0) {
-        d->stage = D_AWAIT_PUBCOMP; /* [MQTT-4.3.3-6] */
+    if (e != 0) {
+        d->stage = D_AWAIT_ACK; /* fed again, the PUBREC gets its PUBREL */
     }
     return e;
 }

@@ -185,6 +185,7 @@ static void ack_publish(mqttproto_broker_client *c, uint8_t qos, uint16_t id, ui
         if (rc < 0x80) {
             /* [MQTT-4.3.3-8] owned until PUBREL; space was reserved */
             (void)idmap_put(&c->session->qos2_in, &c->broker->mem, id, &pubrec_sent);
+            store_inbound(c->broker, c->session, id, true);
         }
         (void)conn_write_short(c, 0x50, id, rc); /* [MQTT-4.3.3-9] >= 0x80: a new message next */
     }
@@ -389,6 +390,7 @@ static int inbound_pubrel(mqttproto_broker_client *c, const mqttproto_packet *pk
     if (idmap_remove(&c->session->qos2_in, id) == NULL) {
         return conn_write_short(c, 0x70, id, MQTTPROTO_RC_PACKET_IDENTIFIER_NOT_FOUND);
     }
+    store_inbound(c->broker, c->session, id, false);
     return conn_write_short(c, 0x70, id, 0); /* [MQTT-4.3.3-11] [MQTT-4.3.3-12] */
 }
 
@@ -566,6 +568,7 @@ static int subscribe_one(mqttproto_broker_client *c, const mqttproto_subscriptio
         retained_finish(&r, NULL);
         return e == MQTTPROTO_ERR_NO_MEMORY ? e : MQTTPROTO_RC_UNSPECIFIED_ERROR;
     }
+    store_subscription_put(b, s, sub->topic_filter, &entry);
     retained_finish(&r, held);
     return granted;
 }
@@ -671,6 +674,7 @@ static int inbound_unsubscribe(mqttproto_broker_client *c, const mqttproto_packe
            [MQTT-3.10.4-3] deliveries under way continue */
         if (strmap_remove(&s->subs, &b->mem, f.data, f.len)) {
             subtrie_remove(&b->subs, f, s);
+            store_subscription_delete(b, s, f);
             codes[i] = MQTTPROTO_RC_SUCCESS;
         } else {
             /* [MQTT-3.11.3-1] in the order of the filters */

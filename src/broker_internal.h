@@ -10,6 +10,7 @@
 #include "subtrie.h"
 
 #include "mqttproto/broker.h"
+#include "mqttproto/broker_store.h"
 
 /*
  * A message as routed: one copy shared by every session it is queued for,
@@ -18,8 +19,9 @@
  * its own QoS, packet identifier, flags and properties when it is sent.
  */
 struct bmsg {
-    const mqttproto_mem *mem; /* the broker's: the retained store releases
-                                 messages without a broker at hand */
+    struct mqttproto_broker *broker; /* the retained store releases messages
+                                        without a broker at hand */
+    uint64_t store_id;               /* 0: the store does not hold it */
     uint32_t refs;
     uint8_t qos;
     bool retain;
@@ -34,6 +36,7 @@ enum delivery_stage { D_QUEUED, D_AWAIT_ACK, D_AWAIT_PUBCOMP };
 struct delivery {
     struct delivery *prev, *next;
     struct bmsg *msg;
+    uint64_t store_id;  /* 0: not durable (QoS 0, or the session is not) */
     uint16_t packet_id; /* 0 until first sent at QoS 1/2 */
     uint8_t qos;
     uint8_t stage;
@@ -52,6 +55,7 @@ struct session {
     struct mqttproto_broker_client *conn; /* NULL while offline */
     uint32_t expiry_interval;
     uint64_t expires_at; /* while offline; UINT64_MAX: never */
+    bool stored;         /* the store holds it (see broker_store.c) */
 
     /* Filters subscribed, to remove them from the trie; value: unused. */
     struct strmap subs;
@@ -123,6 +127,21 @@ struct mqttproto_broker {
     struct subtrie_group **groups;
     size_t group_count, group_cap;
     bool groups_failed;
+
+    /* The store (broker_store.c). */
+    mqttproto_store_fn store_fn;
+    void *store_ctx;
+    bool store_hold;
+    bool store_muted;    /* restoring, or destroying: no records */
+    bool restore_closed; /* restore_finish() ran, or a client was created */
+    uint64_t store_seq, store_synced;
+    uint64_t hold_all; /* every client's output waits for this record */
+    uint64_t next_message_id, next_delivery_id;
+    struct strmap restore_msgs; /* message id (8 bytes) -> index in restore_list */
+    struct bmsg **restore_list;
+    size_t restore_count, restore_cap;
+    struct mqttproto_broker_client **fenced; /* clients with held output */
+    size_t fenced_count, fenced_cap;
 };
 
 struct conn_event;
@@ -183,6 +202,39 @@ void conn_taken_over(struct mqttproto_broker_client *c);
 void conn_free_all(mqttproto_broker *b);
 /* Advance the connection's clock (and the broker's) to @p now_ms. */
 void conn_clock(struct mqttproto_broker_client *c, uint64_t now_ms);
+
+/* ---- broker_store.c ---- */
+static inline bool store_on(const mqttproto_broker *b)
+{
+    return b->store_fn != NULL && !b->store_muted;
+}
+/* Bring the store in line with the session's expiry: a session is durable
+   while its Session Expiry Interval is not 0. */
+void store_session_sync(mqttproto_broker *b, struct session *s);
+void store_session_delete(mqttproto_broker *b, struct session *s);
+void store_subscription_put(mqttproto_broker *b, struct session *s, mqttproto_str filter,
+                            const struct subtrie_sub *sub);
+void store_subscription_delete(mqttproto_broker *b, struct session *s, mqttproto_str filter);
+void store_delivery_put(mqttproto_broker *b, struct session *s, struct delivery *d);
+void store_delivery_stage(mqttproto_broker *b, struct session *s, struct delivery *d);
+void store_delivery_delete(mqttproto_broker *b, struct session *s, struct delivery *d);
+void store_retained_put(mqttproto_broker *b, mqttproto_str topic, struct bmsg *m);
+void store_retained_delete(mqttproto_broker *b, mqttproto_str topic);
+void store_will_put(mqttproto_broker *b, struct session *s, struct bmsg *will, uint32_t delay,
+                    uint64_t at);
+void store_will_delete(mqttproto_broker *b, struct session *s);
+void store_inbound(mqttproto_broker *b, struct session *s, uint16_t id, bool put);
+void store_message_gone(struct bmsg *m);
+/* Output held behind records not yet durable: call before appending bytes
+   to the client's output, and read how many may go. */
+static inline void conn_out_fence(struct mqttproto_broker_client *c);
+size_t conn_out_ready(const struct mqttproto_broker_client *c, size_t n);
+void conn_out_consumed(struct mqttproto_broker_client *c, size_t n);
+void conn_fences_free(struct mqttproto_broker_client *c);
+void conn_fence_slow(struct mqttproto_broker_client *c);
+/* Hold the output from @p pos on (at or after every earlier fence). */
+void conn_fence_at(struct mqttproto_broker_client *c, size_t pos);
+void broker_store_free(mqttproto_broker *b);
 
 /* ---- broker_inbound.c ---- */
 /* Process every complete packet of the input that may be processed now:
@@ -285,6 +337,17 @@ struct mqttproto_broker_client {
     uint32_t pending_count; /* QoS 1/2 among them */
     uint32_t next_ticket;
     struct pending_subscribe *pending_subs;
+
+    /* Output held behind store records (broker_store.c); NULL: none. */
+    struct out_fences *fences;
 };
+
+static inline void conn_out_fence(struct mqttproto_broker_client *c)
+{
+    const mqttproto_broker *b = c->broker;
+    if (b->store_hold && b->store_seq != b->store_synced) {
+        conn_fence_slow(c);
+    }
+}
 
 #endif /* MQTTPROTO_BROKER_INTERNAL_H */

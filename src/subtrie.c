@@ -766,6 +766,31 @@ int subtrie_add(struct subtrie *t, mqttproto_str filter, const struct subtrie_su
     return 0;
 }
 
+const struct subtrie_sub *subtrie_get(const struct subtrie *t, mqttproto_str filter,
+                                      const void *subscriber)
+{
+    if (t == NULL || t->root == NULL || filter.len == 0) {
+        return NULL;
+    }
+    mqttproto_str name;
+    mqttproto_str inner;
+    int shared = mqttproto_shared_filter_parse(filter, &name, &inner);
+    struct subtrie_node *n = shared < 0 ? NULL : path_find(t, inner);
+    if (n == NULL) {
+        return NULL;
+    }
+    const struct subset *set = &n->subs;
+    if (shared == 1) {
+        struct subtrie_group *g = *group_link(n, name);
+        if (g == NULL) {
+            return NULL;
+        }
+        set = &g->members;
+    }
+    uint32_t i = subset_find(set, subscriber);
+    return i == NOT_FOUND ? NULL : &subset_citems(set)[i];
+}
+
 bool subtrie_remove(struct subtrie *t, mqttproto_str filter, void *subscriber)
 {
     if (t == NULL || t->root == NULL || filter.len == 0) {

@@ -113,6 +113,10 @@ int subtrie_add(struct subtrie *t, mqttproto_str filter, const struct subtrie_su
  */
 bool subtrie_remove(struct subtrie *t, mqttproto_str filter, void *subscriber);
 
+/* The entry (filter, subscriber), or NULL; valid until the trie changes. */
+const struct subtrie_sub *subtrie_get(const struct subtrie *t, mqttproto_str filter,
+                                      const void *subscriber);
+
 /*
  * Call @p visit for every plain entry whose filter matches @p topic, and
  * @p visit_group once for every shared group whose filter matches it (either

@@ -354,6 +354,24 @@ void pump_drop(struct pump *p, int i)
     }
 }
 
+void pump_crash(struct pump *p, const mqttproto_broker_settings *settings)
+{
+    for (int i = 0; i < PUMP_MAX_PEERS; i++) {
+        struct pump_peer *pe = &p->peers[i];
+        /* The process dies: its broker clients are not closed one by one
+           (no will, no session detach); the broker's memory just goes. */
+        pe->conn = NULL;
+        if (pe->client != NULL &&
+            mqttproto_client_get_state(pe->client) != MQTTPROTO_CLIENT_DISCONNECTED) {
+            (void)mqttproto_client_connection_lost(pe->client);
+            drain_client(p, i);
+        }
+    }
+    mqttproto_broker_destroy(p->broker);
+    p->broker = NULL;
+    assert_int_equal(mqttproto_broker_create(settings, &p->broker), 0);
+}
+
 void pump_advance(struct pump *p, uint64_t ms)
 {
     p->now_ms += ms;

@@ -66,6 +66,11 @@ int pump_run(struct pump *p);
 /* The network connection of slot @p i ends (both sides told). */
 void pump_drop(struct pump *p, int i);
 
+/* The broker process dies: every connection is lost on the client side,
+   the broker is destroyed without closing its clients, and a new empty
+   one is created with @p settings (clients keep their sessions). */
+void pump_crash(struct pump *p, const mqttproto_broker_settings *settings);
+
 /* Advance the clock by @p ms and run every timer due. */
 void pump_advance(struct pump *p, uint64_t ms);
 

@@ -11,6 +11,7 @@
 #include "mqttproto/topic.h"
 #include "mqttproto/client.h"
 #include "mqttproto/broker.h"
+#include "mqttproto/broker_store.h"
 
 #ifdef __cplusplus
 extern "C" {
