@@ -42,6 +42,10 @@ int mqttproto_broker_client_create(mqttproto_broker *b, uint64_t now_ms,
     }
     memset(c, 0, sizeof *c);
     c->broker = b;
+    if (conn_fences_make(c) != 0) {
+        mem_free(&b->mem, c);
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
     c->state = MQTTPROTO_BROKER_CLIENT_AWAIT_CONNECT;
     mqttproto_codec_options_default(&c->in_opts);
     c->in_opts.maximum_packet_size = b->settings.maximum_packet_size;

@@ -140,8 +140,7 @@ struct mqttproto_broker {
     struct strmap restore_msgs; /* message id (8 bytes) -> index in restore_list */
     struct bmsg **restore_list;
     size_t restore_count, restore_cap;
-    struct mqttproto_broker_client **fenced; /* clients with held output */
-    size_t fenced_count, fenced_cap;
+    struct mqttproto_broker_client *fenced_head; /* clients with held output */
 };
 
 struct conn_event;
@@ -231,6 +230,8 @@ static inline void conn_out_fence(struct mqttproto_broker_client *c);
 size_t conn_out_ready(const struct mqttproto_broker_client *c, size_t n);
 void conn_out_consumed(struct mqttproto_broker_client *c, size_t n);
 void conn_fences_free(struct mqttproto_broker_client *c);
+/* The client's fence block, made when the store holds output. */
+int conn_fences_make(struct mqttproto_broker_client *c);
 void conn_fence_slow(struct mqttproto_broker_client *c);
 /* Hold the output from @p pos on (at or after every earlier fence). */
 void conn_fence_at(struct mqttproto_broker_client *c, size_t pos);

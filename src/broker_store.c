@@ -42,6 +42,12 @@ int mqttproto_broker_set_store(mqttproto_broker *b, mqttproto_store_fn fn, void 
     if (b == NULL) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
+    for (size_t i = 0; fn != NULL && b->store_fn == NULL && i < b->session_count; i++) {
+        const struct session *s = b->sessions[i];
+        if (s->expiry_interval != 0 && !s->stored) {
+            return MQTTPROTO_ERR_BAD_STATE; /* the store would never hear of it */
+        }
+    }
     b->store_fn = fn;
     b->store_ctx = ctx;
     b->store_hold = fn != NULL && hold_acks;
@@ -340,72 +346,95 @@ void store_inbound(mqttproto_broker *b, struct session *s, uint16_t id, bool put
 /*
  * A client's held output: bytes from pos on (counted from the first byte
  * not yet consumed) wait until record seq is durable. Both grow along the
- * queue. When memory for a fence runs out, the broker holds every client's
- * output until everything issued so far is durable (hold_all): it holds
- * more for a little longer, and nothing can fail.
+ * queue. The block is made with the client when the store holds output, so
+ * holding never allocates: when its slots are full the last one takes the
+ * newer record (it holds a little more for a little longer). Only a client
+ * made before the store was set allocates it here; when that fails, the
+ * broker holds every client's output until everything issued so far is
+ * durable (hold_all).
  */
+#define FENCES_MAX 4
+
 struct out_fence {
     size_t pos;
     uint64_t seq;
 };
 
 struct out_fences {
-    size_t count, cap;
-    struct out_fence f[];
+    struct mqttproto_broker_client *prev, *next; /* the broker's fenced list */
+    bool linked;
+    uint8_t count;
+    struct out_fence f[FENCES_MAX];
 };
 
-static bool fenced_add(mqttproto_broker *b, struct mqttproto_broker_client *c)
+int conn_fences_make(struct mqttproto_broker_client *c)
 {
-    if (b->fenced_count == b->fenced_cap) {
-        size_t cap = b->fenced_cap == 0 ? 16 : b->fenced_cap * 2;
-        struct mqttproto_broker_client **a = mem_realloc(&b->mem, b->fenced, cap * sizeof *a);
-        if (a == NULL) {
-            return false;
-        }
-        b->fenced = a;
-        b->fenced_cap = cap;
+    mqttproto_broker *b = c->broker;
+    if (!b->store_hold || c->fences != NULL) {
+        return 0;
     }
-    b->fenced[b->fenced_count++] = c;
-    return true;
+    c->fences = mem_alloc(&b->mem, sizeof *c->fences);
+    if (c->fences == NULL) {
+        return MQTTPROTO_ERR_NO_MEMORY;
+    }
+    memset(c->fences, 0, sizeof *c->fences);
+    return 0;
+}
+
+static void fenced_link(mqttproto_broker *b, struct mqttproto_broker_client *c)
+{
+    struct out_fences *q = c->fences;
+    if (q->linked) {
+        return;
+    }
+    q->linked = true;
+    q->prev = NULL;
+    q->next = b->fenced_head;
+    if (b->fenced_head != NULL) {
+        b->fenced_head->fences->prev = c;
+    }
+    b->fenced_head = c;
+}
+
+static void fenced_unlink(mqttproto_broker *b, struct mqttproto_broker_client *c)
+{
+    struct out_fences *q = c->fences;
+    if (!q->linked) {
+        return;
+    }
+    q->linked = false;
+    if (q->prev != NULL) {
+        q->prev->fences->next = q->next;
+    } else {
+        b->fenced_head = q->next;
+    }
+    if (q->next != NULL) {
+        q->next->fences->prev = q->prev;
+    }
 }
 
 void conn_fence_at(struct mqttproto_broker_client *c, size_t pos)
 {
     mqttproto_broker *b = c->broker;
+    if (conn_fences_make(c) != 0) {
+        b->hold_all = b->store_seq;
+        return;
+    }
     struct out_fences *q = c->fences;
-    if (q != NULL && q->count > 0) {
+    if (q->count > 0) {
         struct out_fence *last = &q->f[q->count - 1];
-        if (last->seq == b->store_seq) {
+        if (last->seq == b->store_seq || last->pos >= pos || q->count == FENCES_MAX) {
             if (pos < last->pos) {
                 last->pos = pos;
             }
-            return; /* already held until then */
-        }
-        if (last->pos >= pos) {
-            last->pos = pos;
             last->seq = b->store_seq;
             return;
         }
     }
-    if (q == NULL || q->count == q->cap) {
-        size_t cap = q == NULL ? 4 : q->cap * 2;
-        struct out_fences *n = mem_realloc(&b->mem, q, sizeof *n + cap * sizeof n->f[0]);
-        if (n == NULL) {
-            b->hold_all = b->store_seq;
-            return;
-        }
-        if (q == NULL) {
-            n->count = 0;
-        }
-        n->cap = cap;
-        c->fences = q = n;
-    }
-    if (q->count == 0 && !fenced_add(b, c)) {
-        b->hold_all = b->store_seq; /* released by a walk of every client */
-    }
     q->f[q->count].pos = pos;
     q->f[q->count].seq = b->store_seq;
     q->count++;
+    fenced_link(b, c);
 }
 
 void conn_fence_slow(struct mqttproto_broker_client *c)
@@ -429,36 +458,26 @@ size_t conn_out_ready(const struct mqttproto_broker_client *c, size_t n)
 void conn_out_consumed(struct mqttproto_broker_client *c, size_t n)
 {
     struct out_fences *q = c->fences;
-    if (q == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < q->count; i++) {
+    for (size_t i = 0; q != NULL && i < q->count; i++) {
         q->f[i].pos = q->f[i].pos > n ? q->f[i].pos - n : 0;
     }
 }
 
 void conn_fences_free(struct mqttproto_broker_client *c)
 {
-    mqttproto_broker *b = c->broker;
-    if (c->fences == NULL) {
-        return;
+    if (c->fences != NULL) {
+        fenced_unlink(c->broker, c);
+        mem_free(&c->broker->mem, c->fences);
+        c->fences = NULL;
     }
-    for (size_t i = 0; i < b->fenced_count; i++) {
-        if (b->fenced[i] == c) {
-            b->fenced[i] = b->fenced[--b->fenced_count];
-            break;
-        }
-    }
-    mem_free(&b->mem, c->fences);
-    c->fences = NULL;
 }
 
-/* Release the fences of @p c up to b->store_synced; true when none remain. */
-static bool release_fences(mqttproto_broker *b, struct mqttproto_broker_client *c)
+/* Release the fences of @p c up to b->store_synced. */
+static void release_fences(mqttproto_broker *b, struct mqttproto_broker_client *c)
 {
     struct out_fences *q = c->fences;
     if (q == NULL) {
-        return true;
+        return;
     }
     size_t k = 0;
     while (k < q->count && q->f[k].seq <= b->store_synced) {
@@ -466,15 +485,12 @@ static bool release_fences(mqttproto_broker *b, struct mqttproto_broker_client *
     }
     if (k > 0) {
         memmove(q->f, q->f + k, (q->count - k) * sizeof q->f[0]);
-        q->count -= k;
+        q->count = (uint8_t)(q->count - k);
         broker_mark_writable(b, c);
     }
     if (q->count == 0) {
-        mem_free(&b->mem, q);
-        c->fences = NULL;
-        return true;
+        fenced_unlink(b, c);
     }
-    return false;
 }
 
 int mqttproto_broker_store_synced(mqttproto_broker *b, uint64_t seq)
@@ -490,26 +506,19 @@ int mqttproto_broker_store_synced(mqttproto_broker *b, uint64_t seq)
     }
     b->store_synced = seq;
     if (b->hold_all != 0 && b->hold_all <= seq) {
-        /* Every client waited, and some may be missing from the list. */
+        /* Every client waited. */
         b->hold_all = 0;
-        b->fenced_count = 0;
         for (struct mqttproto_broker_client *c = b->conns; c != NULL; c = c->next) {
             if (bytebuf_size(&c->out) > 0) {
                 broker_mark_writable(b, c);
             }
-            if (!release_fences(b, c) && !fenced_add(b, c)) {
-                b->hold_all = b->store_seq;
-            }
         }
-        return 0;
     }
-    size_t i = 0;
-    while (i < b->fenced_count) {
-        if (release_fences(b, b->fenced[i])) {
-            b->fenced[i] = b->fenced[--b->fenced_count];
-        } else {
-            i++;
-        }
+    struct mqttproto_broker_client *c = b->fenced_head;
+    while (c != NULL) {
+        struct mqttproto_broker_client *next = c->fences->next;
+        release_fences(b, c);
+        c = next;
     }
     return 0;
 }
@@ -525,9 +534,6 @@ void broker_store_free(mqttproto_broker *b)
     b->restore_list = NULL;
     b->restore_count = b->restore_cap = 0;
     strmap_free(&b->restore_msgs, &b->mem);
-    mem_free(&b->mem, b->fenced);
-    b->fenced = NULL;
-    b->fenced_count = b->fenced_cap = 0;
 }
 
 /* ---- restore ---- */

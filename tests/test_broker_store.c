@@ -366,6 +366,44 @@ SCENARIO(acknowledgements_wait_for_the_store)
     pump_free(&p);
 }
 
+/* The held output is released record by record; past a few distinct
+   holds the last one takes the newer records. A client that existed before
+   the store was set is held too. */
+SCENARIO(held_output_released_in_order)
+{
+    struct pump p;
+    bt_init(&p, NULL, chunk);
+    assert_true(raw_connect(&p, 1, "hp", true, 0, 0) > 0);
+    EXPECT_OUT(&p, 1, CONNACK_OK);
+    store_init(&p, true);
+    bt_client(&p, 0, "hs", false, 300);
+    assert_int_equal(mqttproto_broker_store_synced(p.broker, model.last_seq), 0);
+    pump_run(&p);
+    assert_true(bt_sub(&p, 0, "t", 1, false, false, 0, NO_SUBID) > 0);
+    pump_run(&p);
+    assert_int_equal(mqttproto_broker_store_synced(p.broker, model.last_seq), 0);
+    pump_run(&p);
+    EXPECT_LOG(&p, "C0", "C0 CONNECTED sp=0\nC0 SUBSCRIBE_ACK id=1 rc=01\n");
+    pump_drop(&p, 0);
+    uint64_t seq[7];
+    char hex[64];
+    for (int i = 1; i <= 6; i++) {
+        snprintf(hex, sizeof hex, "32 07 00 01 74 00 %02x 00 61", i);
+        assert_int_equal(raw_hex(&p, 1, hex), 9);
+        seq[i] = model.last_seq;
+    }
+    EXPECT_OUT(&p, 1, "");
+    assert_int_equal(mqttproto_broker_store_synced(p.broker, seq[2]), 0);
+    EXPECT_OUT(&p, 1, "40 02 00 01 40 02 00 02");
+    assert_int_equal(mqttproto_broker_store_synced(p.broker, seq[3]), 0);
+    EXPECT_OUT(&p, 1, "40 02 00 03");
+    assert_int_equal(mqttproto_broker_store_synced(p.broker, seq[5]), 0);
+    EXPECT_OUT(&p, 1, "");
+    assert_int_equal(mqttproto_broker_store_synced(p.broker, seq[6]), 0);
+    EXPECT_OUT(&p, 1, "40 02 00 04 40 02 00 05 40 02 00 06");
+    pump_free(&p);
+}
+
 /* A QoS 2 PUBLISH to a durable session goes out only once its packet
    identifier is stored: after a restart it is sent again with the same
    one, never as a new message. */
@@ -563,6 +601,18 @@ static void test_restore_errors(void **state)
 static void test_store_api_errors(void **state)
 {
     (void)state;
+    /* A store set after a durable session exists would never hear of it. */
+    struct pump p;
+    bt_init(&p, NULL, 0);
+    bt_client(&p, 0, "early", false, 300);
+    assert_int_equal(mqttproto_broker_set_store(p.broker, model_record, &model, true),
+                     ERR(BAD_STATE));
+    pump_free(&p);
+    bt_init(&p, NULL, 0);
+    bt_client(&p, 0, "clean", true, 0); /* nothing durable: allowed */
+    assert_int_equal(mqttproto_broker_set_store(p.broker, model_record, &model, true), 0);
+    assert_int_equal(mqttproto_broker_set_store(p.broker, NULL, NULL, true), 0);
+    pump_free(&p);
     assert_int_equal(mqttproto_broker_set_store(NULL, model_record, NULL, true),
                      ERR(INVALID_ARGUMENT));
     assert_int_equal(mqttproto_broker_store_synced(NULL, 1), ERR(INVALID_ARGUMENT));
@@ -584,6 +634,7 @@ int main(void)
         RUN(wills_survive_restart),
         RUN(message_expiry_continues_across_restart),
         RUN(acknowledgements_wait_for_the_store),
+        RUN(held_output_released_in_order),
         RUN(qos2_publish_waits_for_its_identifier),
         RUN(session_becomes_durable_and_back),
         RUN(unsubscribe_and_clean_start_recorded),

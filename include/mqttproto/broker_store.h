@@ -145,10 +145,18 @@ typedef struct mqttproto_store_record {
 typedef void (*mqttproto_store_fn)(void *ctx, const mqttproto_store_record *record);
 
 /**
- * @brief Install (or, with @p fn NULL, remove) the store callback.
+ * @brief Install (or, with @p fn NULL, remove) the store callback. Set it
+ * on a new broker, or after the restore calls, before any client connects:
+ * the store hears only of changes made after this call. With @p hold_acks
+ * each broker client created afterwards carries a small block (under 100
+ * bytes) for its held output.
  * @param hold_acks Hold each client's output behind records not yet
- *        confirmed by mqttproto_broker_store_synced() (see the file comment).
- * @return 0; ::MQTTPROTO_ERR_INVALID_ARGUMENT (@p broker NULL).
+ *        confirmed by mqttproto_broker_store_synced() (see the file
+ *        comment). Turning it off releases everything held.
+ * @return 0; ::MQTTPROTO_ERR_INVALID_ARGUMENT (@p broker NULL);
+ *         ::MQTTPROTO_ERR_BAD_STATE (no store was set and the broker holds
+ *         a session with a non-zero expiry that was not restored: the store
+ *         would never hear of it).
  */
 MQTTPROTO_API int mqttproto_broker_set_store(mqttproto_broker *broker, mqttproto_store_fn fn,
                                              void *ctx, bool hold_acks);
