@@ -227,7 +227,7 @@ void model_record(void *ctx, const mqttproto_store_record *r)
         break;
     case MQTTPROTO_STORE_INBOUND_PUT:
         need_session(m, *cid);
-        row = row_find(m->inbound, cid, NULL, r->packet_id, true);
+        (void)row_find(m->inbound, cid, NULL, r->packet_id, true);
         logf_(m, "INBOUND_PUT %.*s p%u", cl, cd, r->packet_id);
         break;
     case MQTTPROTO_STORE_INBOUND_DELETE:
