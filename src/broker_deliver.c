@@ -88,6 +88,24 @@ void delivery_discard(mqttproto_broker *b, struct delivery *d)
     mem_free(&b->mem, d);
 }
 
+/* [MQTT-4.6.0-5] [MQTT-4.6.0-6] at the end of the queue: in arrival order */
+void session_append(struct session *s, struct delivery *d)
+{
+    d->prev = s->tail;
+    d->next = NULL;
+    if (s->tail != NULL) {
+        s->tail->next = d;
+    } else {
+        s->head = d;
+    }
+    s->tail = d;
+    if (s->cursor == NULL) {
+        s->cursor = d;
+    }
+    s->count++;
+    s->bytes += d->msg->len;
+}
+
 /* Queue a delivery from delivery_new(): 1, or 0 when the queue filled up
    since (the delivery is then dropped). Never fails. */
 int session_link(mqttproto_broker *b, struct session *s, struct delivery *d)
@@ -98,20 +116,7 @@ int session_link(mqttproto_broker *b, struct session *s, struct delivery *d)
         delivery_discard(b, d);
         return 0;
     }
-    d->prev = s->tail;
-    d->next = NULL;
-    if (s->tail != NULL) {
-        s->tail->next = d;
-    } else {
-        s->head = d;
-    }
-    /* [MQTT-4.6.0-5] [MQTT-4.6.0-6] in arrival order */
-    s->tail = d;
-    if (s->cursor == NULL) {
-        s->cursor = d;
-    }
-    s->count++;
-    s->bytes += m->len;
+    session_append(s, d);
     b->stats.messages_delivered++;
     store_delivery_put(b, s, d);
     if (s->conn != NULL) {

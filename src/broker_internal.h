@@ -175,6 +175,7 @@ struct delivery *delivery_new(mqttproto_broker *b, struct session *s, struct bms
                               int *err);
 void delivery_discard(mqttproto_broker *b, struct delivery *d);
 int session_link(mqttproto_broker *b, struct session *s, struct delivery *d);
+void session_append(struct session *s, struct delivery *d);
 int session_enqueue(mqttproto_broker *b, struct session *s, struct bmsg *m, uint8_t qos,
                     bool retain, const uint32_t *subids, uint8_t nsubids, bool shared);
 void session_free_deliveries(mqttproto_broker *b, struct session *s);

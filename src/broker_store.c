@@ -723,18 +723,7 @@ int mqttproto_broker_restore_delivery(mqttproto_broker *b, mqttproto_str client_
     }
     /* The queue's limits applied when it was filled; a restore keeps it
        whole. */
-    d->prev = s->tail;
-    if (s->tail != NULL) {
-        s->tail->next = d;
-    } else {
-        s->head = d;
-    }
-    s->tail = d;
-    if (s->cursor == NULL) {
-        s->cursor = d;
-    }
-    s->count++;
-    s->bytes += m->len;
+    session_append(s, d);
     if (delivery_id > b->next_delivery_id) {
         b->next_delivery_id = delivery_id;
     }
