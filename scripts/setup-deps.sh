@@ -20,6 +20,7 @@ PACKAGES=(
     binutils
     mosquitto
     libuv1-dev
+    libsqlite3-dev
     libssl-dev
     mosquitto-clients
     python3

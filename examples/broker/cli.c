@@ -23,6 +23,9 @@ static const char help_text[] =
     "                         a free port (the log names it)\n"
     "  -c, --config FILE      read settings from FILE (keys below)\n"
     "      --log-level LEVEL  error, warning, info or debug; overrides the file\n"
+    "      --data-dir DIR     keep sessions, subscriptions, queued and retained\n"
+    "                         messages and wills in DIR/mqttproto-broker.db across\n"
+    "                         restarts (persistence true; DIR is created if missing)\n"
     "  -h, --help             print this help and exit\n"
     "  -V, --version          print the version and exit\n"
     "\n"
@@ -72,14 +75,25 @@ static const char help_text_tls[] =
     "                            (needs cafile; default false)\n"
     "  use_identity_as_username BOOL  the client certificate's subject CN is the\n"
     "                            user name authenticators and ACLs see (default\n"
-    "                            false)\n"
+    "                            false)\n";
+
+static const char help_text_store[] =
+    "  persistence BOOL          keep the broker's state in persistence_file across\n"
+    "                            restarts (default false)\n"
+    "  persistence_file PATH     the SQLite file of that state\n"
+    "  persistence_mode MODE     sync (default): nothing acknowledged is lost in a\n"
+    "                            crash; periodic: saved every autosave_interval and\n"
+    "                            at shutdown; a crash loses what changed since\n"
+    "                            the last save\n"
+    "  autosave_interval SECONDS  periodic mode's interval (default 60)\n"
     "Relative paths in the file are taken from the file's directory.\n"
     "\n"
     "Signals: SIGINT or SIGTERM send DISCONNECT 0x8B (Server shutting down) to\n"
-    "every client, close the connections and exit 0; a second one closes them\n"
-    "at once.\n"
+    "every client, close the connections, save the store and exit 0; a second\n"
+    "one closes them at once.\n"
     "Exit status: 0 after a clean shutdown, 1 when the broker cannot start\n"
-    "serving (e.g. a port in use), 2 for a bad option or configuration.\n"
+    "serving (e.g. a port in use) or cannot save its store, 2 for a bad option,\n"
+    "configuration or store file.\n"
     "docs/broker-program.md describes all of it.\n";
 
 static void usage_hint(void)
@@ -91,9 +105,13 @@ enum cli_outcome cli_parse(int argc, char **argv, struct cli_options *out)
 {
     memset(out, 0, sizeof *out);
     static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'},    {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"listen", required_argument, NULL, 'l'},
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"data-dir", required_argument, NULL, 'D'},
+        {NULL, 0, NULL, 0},
     };
     opterr = 0;
     optind = 1;
@@ -127,9 +145,17 @@ enum cli_outcome cli_parse(int argc, char **argv, struct cli_options *out)
             }
             out->has_log_level = true;
             break;
+        case 'D':
+            if (out->data_dir != NULL) {
+                fputs("mqttproto-broker: --data-dir is given twice\n", stderr);
+                return CLI_ERROR;
+            }
+            out->data_dir = optarg;
+            break;
         case 'h':
             fputs(help_text, stdout);
             fputs(help_text_tls, stdout);
+            fputs(help_text_store, stdout);
             return CLI_EXIT;
         case 'V':
             printf("mqttproto-broker %s (libmqttproto %s)\n", MQTTPROTO_VERSION_STRING,

@@ -13,6 +13,7 @@ struct cli_options {
     size_t listener_count;
     bool has_log_level;
     enum log_level log_level;
+    const char *data_dir; /* --data-dir; NULL: none */
 };
 
 enum cli_outcome {

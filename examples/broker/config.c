@@ -28,6 +28,9 @@ void config_init(struct broker_config *c)
     c->shutdown_timeout_ms = 5000;
     c->allow_anonymous = -1;
     c->log_level = LEVEL_INFO;
+    c->persistence = false;
+    c->persistence_mode = PERSISTENCE_SYNC;
+    c->autosave_interval_ms = 60000;
 }
 
 void config_clear_listeners(struct broker_config *c)
@@ -48,6 +51,8 @@ void config_free(struct broker_config *c)
     free(c->certfile);
     free(c->keyfile);
     free(c->cafile);
+    free(c->persistence_file);
+    free(c->data_dir);
     memset(c, 0, sizeof *c);
 }
 
@@ -191,6 +196,7 @@ enum key_type {
     KEY_FLAG, /* a bool field */
     KEY_PATH,
     KEY_LEVEL,
+    KEY_PERSISTENCE_MODE,
 };
 
 struct key {
@@ -226,6 +232,10 @@ static const struct key keys[] = {
     {"require_certificate", KEY_FLAG, 0, 0, offsetof(struct broker_config, require_certificate), 0},
     {"use_identity_as_username", KEY_FLAG, 0, 0,
      offsetof(struct broker_config, use_identity_as_username), 0},
+    {"persistence", KEY_FLAG, 0, 0, offsetof(struct broker_config, persistence), 0},
+    {"persistence_file", KEY_PATH, 0, 0, offsetof(struct broker_config, persistence_file), 0},
+    {"persistence_mode", KEY_PERSISTENCE_MODE, 0, 0, 0, 0},
+    {"autosave_interval", KEY_SECONDS, 1, 86400, FIELD(autosave_interval_ms)},
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 
@@ -319,6 +329,16 @@ static bool apply_key(struct broker_config *c, const struct key *k, const char *
             return false;
         }
         return true;
+    case KEY_PERSISTENCE_MODE:
+        if (strcmp(value, "sync") == 0) {
+            c->persistence_mode = PERSISTENCE_SYNC;
+        } else if (strcmp(value, "periodic") == 0) {
+            c->persistence_mode = PERSISTENCE_PERIODIC;
+        } else {
+            report(where, "persistence_mode must be sync or periodic, not '%s'", value);
+            return false;
+        }
+        return true;
     }
     return false;
 }
@@ -402,6 +422,36 @@ bool config_load_file(struct broker_config *c, const char *path)
     return ok;
 }
 
+bool config_set_data_dir(struct broker_config *c, const char *dir)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') {
+        len--; /* "data/" names the same directory as "data" */
+    }
+    if (len == 0) {
+        report("--data-dir", "the directory is missing");
+        return false;
+    }
+    char *d = malloc(len + 1);
+    char *f = malloc(len + sizeof "/" DATA_DIR_STORE_NAME);
+    if (d == NULL || f == NULL) {
+        free(d);
+        free(f);
+        report("--data-dir", "out of memory");
+        return false;
+    }
+    memcpy(d, dir, len);
+    d[len] = '\0';
+    snprintf(f, len + sizeof "/" DATA_DIR_STORE_NAME, "%s%s" DATA_DIR_STORE_NAME, d,
+             strcmp(d, "/") == 0 ? "" : "/");
+    free(c->data_dir);
+    free(c->persistence_file);
+    c->data_dir = d;
+    c->persistence_file = f;
+    c->persistence = true;
+    return true;
+}
+
 bool config_finish(struct broker_config *c)
 {
     if (c->listener_count == 0 && !config_add_listener(c, DEFAULT_LISTENER, "default listener")) {
@@ -420,6 +470,11 @@ bool config_finish(struct broker_config *c)
     }
     if (c->require_certificate && c->cafile == NULL) {
         fprintf(stderr, "mqttproto-broker: require_certificate needs a cafile\n");
+        return false;
+    }
+    if (c->persistence && c->persistence_file == NULL) {
+        fprintf(stderr, "mqttproto-broker: persistence is true but there is no persistence_file "
+                        "(or --data-dir)\n");
         return false;
     }
     return true;

@@ -18,6 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* When what the store is given becomes durable (docs/broker-program.md). */
+enum persistence_mode {
+    PERSISTENCE_SYNC,     /* before each acknowledgement that depends on it */
+    PERSISTENCE_PERIODIC, /* every autosave_interval and at shutdown */
+};
+
+#define DATA_DIR_STORE_NAME "mqttproto-broker.db"
+
 struct broker_config {
     struct listen_address *listeners;
     size_t listener_count;
@@ -42,6 +50,12 @@ struct broker_config {
     bool require_certificate;      /* refuse clients without a valid one */
     bool use_identity_as_username; /* the certificate's CN is the user name */
     enum log_level log_level;
+    /* The durable store (off by default). */
+    bool persistence;
+    char *persistence_file; /* the SQLite file */
+    enum persistence_mode persistence_mode;
+    uint32_t autosave_interval_ms; /* periodic: time between saves */
+    char *data_dir;                /* --data-dir: created if missing */
 };
 
 void config_init(struct broker_config *c);
@@ -58,6 +72,13 @@ bool config_add_listener(struct broker_config *c, const char *text, const char *
 
 /** Drop the listeners (the command line's --listen replaces the file's). */
 void config_clear_listeners(struct broker_config *c);
+
+/**
+ * --data-dir: persistence on, the store DIR/mqttproto-broker.db (in place
+ * of the file's persistence and persistence_file). False when out of
+ * memory or DIR is empty, after writing why.
+ */
+bool config_set_data_dir(struct broker_config *c, const char *dir);
 
 /** Fill in derived defaults; false after writing why the whole is invalid. */
 bool config_finish(struct broker_config *c);

@@ -11,11 +11,14 @@
 #include "log.h"
 #include "passwd_command.h"
 #include "server.h"
+#include "store_sqlite.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 /* Everything given on the command line and in the file, checked, before
    anything starts: false after printing why (exit status 2). */
@@ -37,6 +40,9 @@ static bool configure(int argc, char **argv, struct broker_config *cfg, bool *ex
     }
     if (ok && opts.has_log_level) {
         cfg->log_level = opts.log_level;
+    }
+    if (ok && opts.data_dir != NULL) {
+        ok = config_set_data_dir(cfg, opts.data_dir);
     }
     ok = ok && config_finish(cfg);
     cli_free(&opts);
@@ -86,6 +92,28 @@ static void raise_fd_limit(void)
     }
 }
 
+/* The store, opened before anything starts: a file that cannot be used
+   stops the program (status 2) rather than leaving an empty broker. */
+static bool open_store(const struct broker_config *cfg, struct store **out)
+{
+    *out = NULL;
+    if (!cfg->persistence) {
+        return true;
+    }
+    if (cfg->data_dir != NULL && mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mqttproto-broker: --data-dir %s: cannot create it: %s\n", cfg->data_dir,
+                strerror(errno));
+        return false;
+    }
+    char err[1024];
+    *out = store_open(cfg->persistence_file, err, sizeof err);
+    if (*out == NULL) {
+        fprintf(stderr, "mqttproto-broker: %s\n", err);
+        return false;
+    }
+    return true;
+}
+
 static void warn_about(const struct broker_config *cfg)
 {
     if (cfg->max_outbound_bytes < cfg->max_queued_bytes + cfg->max_packet_size) {
@@ -98,6 +126,13 @@ static void warn_about(const struct broker_config *cfg)
     }
     if (!cfg->allow_anonymous && cfg->password_file == NULL) {
         log_warning("allow_anonymous is false and there is no password_file: nobody can connect");
+    }
+    if (!cfg->persistence && cfg->persistence_file != NULL) {
+        log_warning("persistence_file is set but persistence is not true: nothing is saved");
+    }
+    if (cfg->persistence) {
+        log_info("persistence on: %s, persistence_mode %s", cfg->persistence_file,
+                 cfg->persistence_mode == PERSISTENCE_SYNC ? "sync" : "periodic");
     }
 }
 
@@ -127,9 +162,16 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    struct store *store;
+    if (!open_store(&cfg, &store)) {
+        auth_chain_free(&chain);
+        config_free(&cfg);
+        return 2;
+    }
     warn_about(&cfg);
     raise_fd_limit();
-    int status = server_run(&cfg, &chain);
+    int status = server_run(&cfg, &chain, store);
+    store_close(store);
     auth_chain_free(&chain);
     config_free(&cfg);
     return status;

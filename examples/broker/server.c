@@ -2,6 +2,7 @@
 
 #include "connection.h"
 #include "log.h"
+#include "persistence.h"
 #include "tls_mem.h"
 
 #include <errno.h>
@@ -14,13 +15,25 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 4096
 
 uint64_t server_now(const struct server *s)
 {
-    return uv_now(s->loop);
+    return uv_now(s->loop) + s->clock_offset;
+}
+
+static void start_clock(struct server *s)
+{
+    uv_update_time(s->loop);
+    struct timespec ts;
+    uint64_t loop_ms = uv_now(s->loop);
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0) {
+        uint64_t wall = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+        s->clock_offset = wall > loop_ms ? wall - loop_ms : 0;
+    }
 }
 
 /* ---- flushing and the timer ---- */
@@ -120,7 +133,13 @@ static void on_timer(uv_timer_t *t)
 
 static void on_before_poll(uv_prepare_t *p)
 {
-    server_flush_all(p->data);
+    struct server *s = p->data;
+    server_flush_all(s);
+    if (s->persist != NULL && !s->finished) {
+        /* The group commit: what this iteration changed, then what it
+           released. */
+        persistence_before_poll(s->persist);
+    }
     log_flush(); /* the loop may sleep now: the log is up to date */
 }
 
@@ -326,6 +345,9 @@ static void finish(struct server *s)
     close_handle_if_open((uv_handle_t *)&s->sigint);
     close_handle_if_open((uv_handle_t *)&s->sigterm);
     close_handle_if_open((uv_handle_t *)&s->shutdown_timer);
+    if (s->persist != NULL) {
+        persistence_close_handles(s->persist);
+    }
 }
 
 void server_connection_freed(struct server *s, struct connection *c)
@@ -349,6 +371,19 @@ static void abort_all(struct server *s)
     for (struct connection *c = s->conns; c != NULL; c = c->next) {
         conn_set_reason(c, "the server is shutting down (shutdown_timeout)");
         conn_abort(c);
+    }
+}
+
+void server_stop_now(struct server *s, int status)
+{
+    s->exit_status = status;
+    if (!s->shutting_down) {
+        s->shutting_down = true;
+        close_listeners(s);
+    }
+    abort_all(s);
+    if (s->conns == NULL) {
+        finish(s);
     }
 }
 
@@ -425,7 +460,8 @@ static bool setup_tls(struct server *s)
     return true;
 }
 
-static bool start(struct server *s)
+/* Returns 0, or the exit status of a failed start. */
+static int start(struct server *s, struct store *store)
 {
     mqttproto_broker_settings bs;
     config_broker_settings(s->config, &bs);
@@ -433,27 +469,39 @@ static bool start(struct server *s)
     int e = mqttproto_broker_create(&bs, &s->broker);
     if (e != 0) {
         log_error("cannot create the broker: %s", mqttproto_strerror(e));
-        return false;
+        return 1;
+    }
+    if (store != NULL) {
+        /* Before any listener: no client may exist while restoring. */
+        s->persist = calloc(1, sizeof *s->persist);
+        if (s->persist == NULL) {
+            log_error("out of memory");
+            return 1;
+        }
+        if (!persistence_start(s->persist, s, store, server_now(s))) {
+            return 2;
+        }
     }
     if (!setup_tls(s)) {
-        return false;
+        return 1;
     }
     for (size_t i = 0; i < s->config->listener_count; i++) {
         const struct listen_address *a = &s->config->listeners[i];
         if (!(a->kind == LISTEN_TCP ? bind_tcp(s, a) : bind_unix(s, a))) {
-            return false;
+            return 1;
         }
     }
     if (uv_signal_start(&s->sigint, on_signal, SIGINT) != 0 ||
         uv_signal_start(&s->sigterm, on_signal, SIGTERM) != 0) {
         log_error("cannot install the signal handlers");
-        return false;
+        return 1;
     }
     uv_prepare_start(&s->before_poll, on_before_poll);
-    return true;
+    return 0;
 }
 
-int server_run(const struct broker_config *config, const struct auth_chain *auth)
+int server_run(const struct broker_config *config, const struct auth_chain *auth,
+               struct store *store)
 {
     struct server *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -474,10 +522,13 @@ int server_run(const struct broker_config *config, const struct auth_chain *auth
     s->timer_due = DEADLINE_NONE;
     deadline_heap_init(&s->deadlines);
     init_handles(s);
-    int status = 0;
-    if (!start(s)) {
+    start_clock(s);
+    int status = start(s, store);
+    if (status != 0) {
         /* Nothing was served: close what was opened and leave. */
-        status = 1;
+        if (s->persist != NULL) {
+            (void)mqttproto_broker_set_store(s->broker, NULL, NULL, false);
+        }
         s->shutting_down = true;
         close_listeners(s);
         finish(s);
@@ -489,9 +540,15 @@ int server_run(const struct broker_config *config, const struct auth_chain *auth
     uv_run(&loop, UV_RUN_DEFAULT);
     log_set_buffered(false);
     if (status == 0) {
+        status = s->exit_status;
+        /* The last records (sessions of the connections just closed). */
+        if (s->persist != NULL && !persistence_stop(s->persist)) {
+            status = 1;
+        }
         log_info("stopped");
     }
     mqttproto_broker_destroy(s->broker);
+    free(s->persist);
     if (s->tls_ctx != NULL) {
         tls_mem_ctx_free(s->tls_ctx);
     }

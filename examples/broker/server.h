@@ -27,6 +27,8 @@
 
 struct connection;
 struct tls_mem_ctx;
+struct persistence;
+struct store;
 
 struct listener {
     struct server *server;
@@ -67,6 +69,13 @@ struct server {
     uv_timer_t shutdown_timer;
     bool shutting_down;
     bool finished;
+    int exit_status; /* of server_run() */
+
+    /* The store, when persistence is on (NULL otherwise). */
+    struct persistence *persist;
+    /* The library's clock is wall-clock milliseconds, so that the times
+       the store holds go on across a restart: uv_now() plus this. */
+    uint64_t clock_offset;
 
     /* One read buffer for all: each read is fed to the library, which
        copies what it keeps, before the next read. */
@@ -76,14 +85,24 @@ struct server {
 };
 
 /**
- * Bind the listeners, run until SIGINT/SIGTERM, and clean up. Returns the
+ * Restore the broker from @p store (NULL: no persistence), bind the
+ * listeners, run until SIGINT/SIGTERM, save and clean up. Returns the
  * process exit status: 0 after a clean shutdown, 1 when a listener cannot
- * be bound or set up (nothing is left running).
+ * be bound or set up (nothing is left running) or the store cannot be
+ * written, 2 when the store cannot be restored.
  */
-int server_run(const struct broker_config *config, const struct auth_chain *auth);
+int server_run(const struct broker_config *config, const struct auth_chain *auth,
+               struct store *store);
 
-/** Monotonic milliseconds as the loop sees them. */
+/**
+ * The now_ms of every library call: wall-clock milliseconds (Unix time)
+ * taken at start, advanced by the loop's monotonic clock, so it neither
+ * jumps while the broker runs nor restarts from zero with the program.
+ */
 uint64_t server_now(const struct server *s);
+
+/** Close every connection at once and stop the loop; exit with @p status. */
+void server_stop_now(struct server *s, int status);
 
 /** Write every connection that has output; then arm the timer. */
 void server_flush_all(struct server *s);

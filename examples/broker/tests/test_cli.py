@@ -22,7 +22,8 @@ HELP_MUST_MENTION = [
     "max_outbound_bytes", "write_timeout", "shutdown_timeout", "password_file", "acl_file",
     "allow_anonymous", "log_level", "unix:PATH", "SIGTERM", "Exit status", "tls:HOST:PORT",
     "ws:HOST:PORT", "wss:HOST:PORT", "certfile", "keyfile", "cafile", "require_certificate",
-    "use_identity_as_username",
+    "use_identity_as_username", "--data-dir", "persistence", "persistence_file", "persistence_mode",
+    "autosave_interval",
 ]
 
 
@@ -60,6 +61,11 @@ BAD_OPTIONS = [
     (["--log-level", "loud"], "--log-level must be"),
     (["extra"], "unexpected argument 'extra'"),
     (["-c", "/nonexistent/broker.conf"], "cannot read the config file"),
+    (["--data-dir"], "option '--data-dir' needs a value"),
+    (["--data-dir", ""], "--data-dir: the directory is missing"),
+    (["--data-dir", "a", "--data-dir", "b"], "--data-dir is given twice"),
+    (["--data-dir", "/nonexistent/dir"], "--data-dir /nonexistent/dir: cannot create it: "
+     "No such file or directory"),
 ]
 
 
@@ -85,6 +91,16 @@ BAD_CONFIGS = [
     ("write_timeout\n", 1, "write_timeout needs a value"),
     ("password_file missing-users\n", None, "cannot read the password file"),
     ("acl_file missing-acl\n", None, "cannot read the ACL file"),
+    ("persistence yes\n", 1, "persistence must be true or false, not 'yes'"),
+    ("persistence_mode fast\n", 1, "persistence_mode must be sync or periodic, not 'fast'"),
+    ("autosave_interval 0\n", 1, "autosave_interval must be a number of seconds from 1 to 86400"),
+    ("autosave_interval 86401\n", 1, "autosave_interval must be a number of seconds from 1"),
+    ("persistence_mode sync\npersistence_mode periodic\n", 2,
+     "persistence_mode is already set on line 1"),
+    ("persistence true\n", None,
+     "persistence is true but there is no persistence_file (or --data-dir)"),
+    ("persistence true\npersistence_file /nonexistent/dir/x.db\n", None,
+     "/nonexistent/dir/x.db: its directory /nonexistent/dir does not exist"),
 ]
 
 
