@@ -17,7 +17,11 @@
  * number one higher than the last. A put is an upsert and a delete of
  * what does not exist is a no-op: a call that ran out of memory part-way
  * may repeat records when it is called again. The views of a record are
- * valid only during the callback; it must not call into the broker.
+ * valid only during the callback; it must not call into the broker. The
+ * callback cannot refuse a record: one the store cannot keep (it ran out
+ * of memory to copy it) leaves the store behind the broker for good, and
+ * the application must stop serving with this broker (with hold_acks, not
+ * releasing anything after it: nothing that depends on it was sent).
  *
  * Holding acknowledgements (group commit): with @c hold_acks set, every
  * byte a broker client writes after a record the store has not yet made
@@ -174,7 +178,9 @@ MQTTPROTO_API int mqttproto_broker_store_synced(mqttproto_broker *broker, uint64
 MQTTPROTO_API uint64_t mqttproto_broker_store_last_seq(const mqttproto_broker *broker);
 
 /**
- * @brief Restore a session, offline.
+ * @brief Restore a session, offline. Its interval is kept as stored: the
+ * broker's max_session_expiry bounds what connections ask for, and applies
+ * when its client next connects.
  * @param expires_at When it ends; UINT64_MAX for one whose connection was
  *        open when the state was saved: it then ends @p expiry_interval
  *        seconds after restore_finish() (never, for 0xFFFFFFFF).
