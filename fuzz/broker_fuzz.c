@@ -88,7 +88,8 @@
 static const char *target = "broker fuzz";
 static volatile unsigned sink;
 
-static void fail(const char *what, long long value)
+/* Never returns: the checks after a failed one may rely on it. */
+static _Noreturn void fail(const char *what, long long value)
 {
     fprintf(stderr, "%s: %s (value %lld, %s)\n", target, what, value,
             mqttproto_err_name(value < 0 && value >= INT32_MIN ? (int)value : 0));
@@ -113,7 +114,11 @@ static void touch(const void *p, size_t len)
     if (len == 0) {
         return;
     }
-    check(p != NULL, "non-empty view with a NULL pointer", (long long)len);
+    /* fail() itself, not check(): the analyzer follows calls only so deep,
+       and must see that a NULL view is never read. */
+    if (p == NULL) {
+        fail("non-empty view with a NULL pointer", (long long)len);
+    }
     const uint8_t *b = p;
     unsigned sum = 0;
     for (size_t i = 0; i < len; i++) {

@@ -23,7 +23,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fail(const char *what, ptrdiff_t value)
+/* Never returns: the checks after a failed one may rely on it. */
+static _Noreturn void fail(const char *what, ptrdiff_t value)
 {
     fprintf(stderr, "fuzz_roundtrip: %s (%td, %s)\n", what, value,
             mqttproto_err_name(value < 0 ? (int)value : 0));

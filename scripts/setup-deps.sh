@@ -27,12 +27,18 @@ PACKAGES=(
     python3-paho-mqtt
     libwslay-dev
     openssl
+    # CI's hardening stages: scan-build, and the -m32 build with its cmocka.
+    clang-tools
+    gcc-multilib
+    g++-multilib
+    libcmocka-dev:i386
 )
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
-    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-    if [ "$status" != "installed" ]; then
+    # One line per installed architecture of the package (amd64 and i386).
+    status=$(dpkg-query -W -f='${db:Status-Status}\n' "$pkg" 2>/dev/null || true)
+    if ! grep -qx installed <<<"$status"; then
         missing+=("$pkg")
     fi
 done
@@ -46,12 +52,24 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 echo "setup-deps: missing packages: ${missing[*]}"
+# An :i386 package needs the i386 architecture enabled first.
+add_i386=false
+case " ${missing[*]}" in
+*:i386*) dpkg --print-foreign-architectures | grep -qx i386 || add_i386=true ;;
+esac
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup-deps: not running as root; install them with:" >&2
+    if [ "$add_i386" = true ]; then
+        echo "  sudo dpkg --add-architecture i386" >&2
+    fi
     echo "  sudo apt-get update" >&2
     echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
     exit 1
 fi
 
+if [ "$add_i386" = true ]; then
+    dpkg --add-architecture i386
+fi
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+"$(dirname "$0")/setup-npm.sh" || true

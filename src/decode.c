@@ -85,6 +85,11 @@ ptrdiff_t mqttproto_frame_size(const uint8_t *data, size_t len, const mqttproto_
     if (o == NULL || (data == NULL && len != 0)) {
         return MQTTPROTO_ERR_INVALID_ARGUMENT;
     }
+    if (len == 0) {
+        /* Nothing to read yet, as parse_fixed_header() would say; answered
+           here so that data, possibly NULL, is plainly never read. */
+        return 0;
+    }
     uint32_t remaining = 0;
     int hdr = parse_fixed_header(data, len, o, &remaining);
     if (hdr <= 0) {
@@ -759,6 +764,11 @@ ptrdiff_t mqttproto_decode(const uint8_t *data, size_t len, const mqttproto_code
         if (type == MQTTPROTO_PACKET_CONNECT) {
             return decode_connect_fast(data, len, o, out);
         }
+    } else if (len == 0) {
+        /* Nothing to read yet, as decode_generic() would say; answered here
+           (off the fast paths) so that data, possibly NULL, is plainly never
+           read. */
+        return 0;
     }
     return decode_generic(data, len, o, out);
 }

@@ -649,7 +649,9 @@ MQTTPROTO_NOINLINE static ptrdiff_t encode_generic(const mqttproto_packet *pkt,
         return total;
     }
     TRY(validate(pkt, &l));
-    if ((size_t)total > cap) {
+    /* A packet is at least two bytes, so no buffer (NULL, capacity 0) is
+       always too small; the NULL test makes that plain before the writes. */
+    if (buf == NULL || (size_t)total > cap) {
         return MQTTPROTO_ERR_BUFFER_TOO_SMALL;
     }
     uint8_t *p = buf;
