@@ -36,7 +36,7 @@ COVERAGE_MIN_BRANCHES=90
 # The libFuzzer targets CI must run; any other fuzz/corpus/<name>/ that has a
 # matching executable in build-fuzz/fuzz/ is run too.
 REQUIRED_FUZZ_TARGETS=(fuzz_decode fuzz_roundtrip fuzz_topic fuzz_client fuzz_broker_client
-    fuzz_broker)
+    fuzz_broker fuzz_broker_store)
 
 passed=0
 failed=0
