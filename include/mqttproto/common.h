@@ -194,7 +194,11 @@ typedef enum mqttproto_publish_ack_state {
 
 /**
  * @brief Optional allocator. Every object that allocates takes one; NULL
- * means the C library's malloc, realloc and free.
+ * means the C library's malloc, realloc and free. The three functions go
+ * together: a struct with any of them NULL counts as NULL (all three of the
+ * C library are used, so a block is never freed by another allocator than
+ * the one that made it). The struct is copied by the object's create call;
+ * @c user_data must outlive the object.
  */
 typedef struct mqttproto_mem {
     void *(*malloc_fn)(size_t size, void *user_data);
