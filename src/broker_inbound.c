@@ -161,10 +161,15 @@ static void alias_install(mqttproto_broker_client *c, uint16_t alias, char *copy
     c->in_alias_lens[alias - 1] = len;
 }
 
-/* Store as retained (when asked) and route an accepted message. */
-static int accept_message(mqttproto_broker_client *c, struct bmsg *m, mqttproto_str topic)
+/* Store as retained (when asked) and route an accepted message. *rc is
+   the reason code of its acknowledgement: 0x97 Quota exceeded when it
+   matched subscriptions but every session's queue was full, so that it went
+   nowhere (and it is not kept as retained either); else 0x00. */
+static int accept_message(mqttproto_broker_client *c, struct bmsg *m, mqttproto_str topic,
+                          uint8_t *rc)
 {
     mqttproto_broker *b = c->broker;
+    *rc = MQTTPROTO_RC_SUCCESS;
     /* [MQTT-3.3.1-8] RETAIN 0 leaves the retained store alone */
     if (m->retain) {
         int e = broker_retain(b, m, topic);
@@ -172,8 +177,15 @@ static int accept_message(mqttproto_broker_client *c, struct bmsg *m, mqttproto_
             return e;
         }
     }
+    uint64_t dropped = b->stats.messages_dropped_queue;
     int n = broker_route(b, m, c->session, c->now_ms);
-    return n < 0 ? n : 0;
+    if (n < 0) {
+        return n;
+    }
+    if (n == 0 && b->stats.messages_dropped_queue != dropped && !m->retain) {
+        *rc = MQTTPROTO_RC_QUOTA_EXCEEDED;
+    }
+    return 0;
 }
 
 /* The acknowledgement an inbound PUBLISH gets once decided. */
@@ -260,6 +272,7 @@ static int inbound_publish(mqttproto_broker_client *c, const mqttproto_packet *p
     }
     struct bmsg *m = NULL;
     struct pending_publish *pp = NULL;
+    uint8_t rc = MQTTPROTO_RC_SUCCESS;
     if (levels_ok) {
         mqttproto_publish full = *pub;
         full.topic = topic;
@@ -277,7 +290,7 @@ static int inbound_publish(mqttproto_broker_client *c, const mqttproto_packet *p
             }
         } else {
             /* Routed last: once it is, nothing fails. */
-            e = accept_message(c, m, topic);
+            e = accept_message(c, m, topic, &rc);
             if (e != 0) {
                 mem_free(&b->mem, alias_copy);
                 broker_msg_release(b, m);
@@ -317,7 +330,8 @@ static int inbound_publish(mqttproto_broker_client *c, const mqttproto_packet *p
         ev.ticket = pp->ticket;
     } else {
         broker_msg_release(b, m);
-        ack_publish(c, qos, pub->packet_id, MQTTPROTO_RC_SUCCESS);
+        ev.reason_code = rc;
+        ack_publish(c, qos, pub->packet_id, rc);
     }
     (void)conn_push_event(c, &ev);
     return 0;
@@ -355,12 +369,14 @@ int mqttproto_broker_client_authorize_publish(mqttproto_broker_client *c, uint32
         if (mqttproto_decode(p->msg->blob, p->msg->len, NULL, &pkt) <= 0) {
             return MQTTPROTO_ERR_INVALID_ARGUMENT; /* cannot happen */
         }
-        int e = accept_message(c, p->msg, pkt.publish.topic);
-        if (e != 0) {
+        int e = accept_message(c, p->msg, pkt.publish.topic, &reason_code);
+        if (e != 0 || (reason_code != 0 && p->qos == 2)) {
             if (p->qos == 2) {
                 idmap_remove(&c->session->qos2_in, p->packet_id);
             }
-            return e;
+            if (e != 0) {
+                return e;
+            }
         }
     }
     if (prev != NULL) {

@@ -581,14 +581,27 @@ SCENARIO(queued_message_limit)
     assert_int_equal(pump_publish(&p, 1, "q/2", "b", QOS(1), false), 2);
     assert_int_equal(pump_publish(&p, 1, "q/3", "c", QOS(1), false), 3);
     pump_run(&p);
-    /* The publisher is not told: the broker took the message. */
+    /* The message went nowhere (its only session's queue was full): the
+       publisher is told with 0x97 Quota exceeded. */
     EXPECT_LOG(&p, "C1",
                "C1 CONNECTED sp=0\n"
                "C1 PUBLISH_COMPLETED id=1 rc=00\n"
                "C1 PUBLISH_COMPLETED id=2 rc=00\n"
-               "C1 PUBLISH_COMPLETED id=3 rc=00\n");
-    assert_int_equal(bt_stats(&p).messages_dropped_queue, 1);
-    assert_int_equal(bt_stats(&p).messages_delivered, 2);
+               "C1 PUBLISH_FAILED id=3 rc=97 err=0\n");
+    /* Retained, it is kept, so it is accepted. */
+    assert_int_equal(pump_publish(&p, 1, "q/4", "d", QOS(1), true), 4);
+    pump_run(&p);
+    assert_true(pump_log_has(&p, "C1 PUBLISH_COMPLETED id=4 rc=00"));
+    /* With one session to take it, it is accepted too. */
+    bt_client(&p, 2, "fast", true, 0);
+    assert_true(pump_subscribe(&p, 2, "q/#", QOS(1)) > 0);
+    pump_run(&p);
+    assert_int_equal(pump_publish(&p, 1, "q/5", "e", QOS(1), false), 5);
+    pump_run(&p);
+    assert_true(pump_log_has(&p, "C1 PUBLISH_COMPLETED id=5 rc=00"));
+    assert_int_equal(bt_stats(&p).messages_dropped_queue, 3);
+    /* q/1 and q/2 to "slow", the retained q/4 and q/5 to "fast". */
+    assert_int_equal(bt_stats(&p).messages_delivered, 4);
     pump_connect_simple(&p, 0, "slow", false, 300);
     pump_run(&p);
     EXPECT_LOG(&p, "C0",
@@ -597,6 +610,32 @@ SCENARIO(queued_message_limit)
                "C0 CONNECTED sp=1\n"
                "C0 MESSAGE q/1 q1 r0 d0 'a'\n"
                "C0 MESSAGE q/2 q1 r0 d0 'b'\n");
+    pump_free(&p);
+}
+
+/* With authorize_publish the refusal is the same once the application
+   allows the message; the QoS 2 identifier is not kept. */
+SCENARIO(queued_message_limit_authorized)
+{
+    mqttproto_broker_settings s = bt_settings();
+    s.max_queued_messages = 1;
+    s.authorize_publish = true;
+    struct pump p;
+    bt_init(&p, &s, chunk);
+    bt_client(&p, 0, "slow", true, 300);
+    assert_true(pump_subscribe(&p, 0, "t", QOS(2)) > 0);
+    pump_run(&p);
+    pump_drop(&p, 0);
+    assert_true(raw_connect(&p, 1, "pub", true, 0, 0) > 0);
+    EXPECT_OUT(&p, 1, CONNACK_OK);
+    assert_int_equal(raw_hex(&p, 1, "34 07 00 01 74 00 01 00 61"), 9);
+    EXPECT_OUT(&p, 1, "50 02 00 01");
+    assert_int_equal(raw_hex(&p, 1, "34 07 00 01 74 00 02 00 62"), 9);
+    EXPECT_OUT(&p, 1, "50 03 00 02 97");
+    assert_int_equal(raw_hex(&p, 1, "62 02 00 02"), 4);
+    EXPECT_OUT(&p, 1, "70 03 00 02 92");
+    assert_int_equal(raw_hex(&p, 1, "62 02 00 01"), 4);
+    EXPECT_OUT(&p, 1, "70 02 00 01");
     pump_free(&p);
 }
 
@@ -717,6 +756,7 @@ int main(void)
         RUN(will_on_takeover),
         RUN(session_limit),
         RUN(queued_message_limit),
+        RUN(queued_message_limit_authorized),
         RUN(queued_message_limit_online),
         RUN(queued_bytes_limit),
         RUN(retained_message_limit),

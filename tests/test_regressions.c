@@ -2051,8 +2051,13 @@ static void offline_round(struct pump *p, int round)
     for (unsigned i = 1; i <= 6; i++) {
         snprintf(hex, sizeof hex, "34 07 00 01 71 00 %02x 00 %02x", i, '0' + i);
         assert_true(gb_hex(p, 1, hex, 0) > 0);
-        /* Documented: the publisher is not told (other subscribers may
-           have the message); its flow completes as usual. */
+        if (i > 4) {
+            /* Refused: 0x97 Quota exceeded; the flow ends there and the
+               identifier is free (the next round uses it again). */
+            snprintf(want, sizeof want, "50 03 00 %02x 97", i);
+            EXPECT_OUT(p, 1, want);
+            continue;
+        }
         snprintf(want, sizeof want, "50 02 00 %02x", i);
         EXPECT_OUT(p, 1, want);
         snprintf(hex, sizeof hex, "62 02 00 %02x", i);
@@ -2094,8 +2099,8 @@ static void offline_round(struct pump *p, int round)
 
 /*
  * A broker queue for an offline session filled to its limit with QoS 2
- * messages: the extra ones dropped and counted, as documented
- * (max_queued_messages, messages_dropped_queue; the publisher is not told),
+ * messages: the extra ones refused with PUBREC 0x97 (Quota exceeded: the
+ * message went to no session) and counted (messages_dropped_queue),
  * and no packet identifier state leaks on either side: round after round,
  * memory comes back to the same figure.
  */

@@ -236,9 +236,12 @@ MQTTPROTO_API const char *mqttproto_broker_event_type_name(int type);
  */
 typedef struct mqttproto_broker_event {
     mqttproto_broker_event_type type;
-    uint16_t packet_id;         /**< SUBSCRIBE, UNSUBSCRIBE, PUBLISH (0 at QoS 0). */
-    uint32_t ticket;            /**< PUBLISH: what authorize_publish() names. */
-    uint8_t reason_code;        /**< AUTH, DISCONNECTED. */
+    uint16_t packet_id; /**< SUBSCRIBE, UNSUBSCRIBE, PUBLISH (0 at QoS 0). */
+    uint32_t ticket;    /**< PUBLISH: what authorize_publish() names. */
+    /** AUTH, DISCONNECTED; PUBLISH: the code its acknowledgement carried
+        when the broker refused it (0x90 over max_topic_levels, 0x97 when
+        every matching session's queue was full), else 0. */
+    uint8_t reason_code;
     mqttproto_str client_id;    /**< CONNECT. */
     bool clean_start;           /**< CONNECT. */
     uint16_t keep_alive;        /**< CONNECT. */
