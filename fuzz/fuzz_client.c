@@ -72,6 +72,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_alloc.h"
+
 #include "mqttproto/mqttproto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -115,88 +117,6 @@ static void touch(const void *p, size_t len)
         sum += b[i];
     }
     sink += sum;
-}
-
-/* ---- allocator ---------------------------------------------------------- */
-
-#define BLOCK_LIVE  0x4d51545446555a5aull
-#define BLOCK_FREED 0x46524545442d2d2dull
-
-typedef union block_header {
-    max_align_t align;
-    struct {
-        uint64_t magic;
-        size_t size;
-    } h;
-} block_header;
-
-struct alloc_ctl {
-    long live;
-    bool fail_next; /* the next attempt fails */
-    bool hit;       /* an attempt failed during the current call */
-};
-
-static bool should_fail(struct alloc_ctl *a)
-{
-    if (!a->fail_next) {
-        return false;
-    }
-    a->fail_next = false;
-    a->hit = true;
-    return true;
-}
-
-static void *fz_malloc(size_t size, void *user_data)
-{
-    struct alloc_ctl *a = user_data;
-    if (should_fail(a) || size > SIZE_MAX - sizeof(block_header)) {
-        return NULL;
-    }
-    block_header *b = malloc(sizeof *b + size);
-    if (b == NULL) {
-        fail("out of memory", (long long)size);
-    }
-    b->h.magic = BLOCK_LIVE;
-    b->h.size = size;
-    a->live++;
-    return b + 1;
-}
-
-static block_header *header_of(void *ptr)
-{
-    block_header *b = (block_header *)ptr - 1;
-    check(b->h.magic == BLOCK_LIVE, "a block not from the client's allocator, or freed twice", 0);
-    return b;
-}
-
-static void *fz_realloc(void *ptr, size_t size, void *user_data)
-{
-    if (ptr == NULL) {
-        return fz_malloc(size, user_data);
-    }
-    struct alloc_ctl *a = user_data;
-    block_header *b = header_of(ptr);
-    if (should_fail(a) || size > SIZE_MAX - sizeof(block_header)) {
-        return NULL;
-    }
-    block_header *nb = realloc(b, sizeof *nb + size);
-    if (nb == NULL) {
-        fail("out of memory", (long long)size);
-    }
-    nb->h.size = size;
-    return nb + 1;
-}
-
-static void fz_free(void *ptr, void *user_data)
-{
-    if (ptr == NULL) {
-        return;
-    }
-    struct alloc_ctl *a = user_data;
-    block_header *b = header_of(ptr);
-    b->h.magic = BLOCK_FREED;
-    a->live--;
-    free(b);
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -252,7 +172,7 @@ struct wire {
 
 struct fz {
     mqttproto_client *c;
-    struct alloc_ctl a;
+    struct fuzz_alloc a;
     mqttproto_mem mem;
     mqttproto_client_settings s;
     uint64_t now;
@@ -1335,10 +1255,8 @@ static void setup(struct fz *f, uint8_t cfg)
     memset(f, 0, sizeof *f);
     memset(f->long_topic, 'l', sizeof f->long_topic - 1);
     f->long_topic[1] = '/';
-    f->mem.malloc_fn = fz_malloc;
-    f->mem.realloc_fn = fz_realloc;
-    f->mem.free_fn = fz_free;
-    f->mem.user_data = &f->a;
+    f->a.owner = "client";
+    f->mem = fuzz_alloc_mem(&f->a);
     mqttproto_client_settings_default(&f->s);
     f->s.mem = &f->mem;
     f->s.manual_ack = (cfg & 0x01) != 0;
