@@ -80,6 +80,7 @@
 #include <string.h>
 
 #include "fuzz_alloc.h"
+#include "fuzz_buf.h"
 
 #include "mqttproto/mqttproto.h"
 
@@ -420,51 +421,6 @@ static void model_record(void *ctx, const mqttproto_store_record *r)
     default:
         fail("a record of unknown type", r->type);
     }
-}
-
-/* ---- growable byte buffers of the harness ------------------------------- */
-
-struct buf {
-    uint8_t *d;
-    size_t len;
-    size_t cap;
-};
-
-static void buf_append(struct buf *b, const uint8_t *p, size_t n)
-{
-    if (n == 0) {
-        return;
-    }
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap < 256 ? 256 : b->cap;
-        while (cap - b->len < n) {
-            cap *= 2;
-        }
-        uint8_t *d = realloc(b->d, cap);
-        if (d == NULL) {
-            fail("harness out of memory", (long long)cap);
-        }
-        b->d = d;
-        b->cap = cap;
-    }
-    memcpy(b->d + b->len, p, n);
-    b->len += n;
-}
-
-static void buf_drop(struct buf *b, size_t n)
-{
-    if (n >= b->len) {
-        b->len = 0;
-        return;
-    }
-    memmove(b->d, b->d + n, b->len - n);
-    b->len -= n;
-}
-
-static void buf_free(struct buf *b)
-{
-    free(b->d);
-    memset(b, 0, sizeof *b);
 }
 
 /* ---- the world ---------------------------------------------------------- */
