@@ -1041,7 +1041,7 @@ int mqttproto_broker_client_acknowledge_connect(mqttproto_broker_client *c, uint
     } else {
         store_will_delete(b, s);
     }
-    if (b->store_hold && b->store_seq != b->store_synced) {
+    if (b->store_hold && b->store_hold_seq > b->store_synced) {
         conn_fence_at(c, connack_at);
     }
     c->session = s;

@@ -135,7 +135,8 @@ struct mqttproto_broker {
     bool store_muted;    /* restoring, or destroying: no records */
     bool restore_closed; /* restore_finish() ran, or a client was created */
     uint64_t store_seq, store_synced;
-    uint64_t hold_all; /* every client's output waits for this record */
+    uint64_t store_hold_seq; /* the last record output must wait for */
+    uint64_t hold_all;       /* every client's output waits for this record */
     uint64_t next_message_id, next_delivery_id;
     struct strmap restore_msgs; /* message id (8 bytes) -> index in restore_list */
     struct bmsg **restore_list;
@@ -347,7 +348,7 @@ struct mqttproto_broker_client {
 static inline void conn_out_fence(struct mqttproto_broker_client *c)
 {
     const mqttproto_broker *b = c->broker;
-    if (b->store_hold && b->store_seq != b->store_synced) {
+    if (b->store_hold && b->store_hold_seq > b->store_synced) {
         conn_fence_slow(c);
     }
 }

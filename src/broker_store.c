@@ -65,9 +65,34 @@ uint64_t mqttproto_broker_store_last_seq(const mqttproto_broker *b)
 
 /* ---- records ---- */
 
+/*
+ * Whether what the broker writes after the record must wait until it is
+ * durable: all but the records no promise to a client rests on. Lost, a
+ * finished delivery or a message nothing refers to comes back and is sent
+ * again, and so does a QoS 1 delivery whose sending was not stored (a
+ * duplicate, which QoS 1 allows); a QoS 2 delivery's sending and release
+ * are held, since a PUBLISH sent again under a new identifier, or a PUBLISH
+ * after its PUBREL, would be a second delivery.
+ */
+static bool record_holds(const mqttproto_store_record *r)
+{
+    switch (r->type) {
+    case MQTTPROTO_STORE_DELIVERY_DELETE:
+    case MQTTPROTO_STORE_MESSAGE_DELETE:
+        return false;
+    case MQTTPROTO_STORE_DELIVERY_SENT:
+        return r->qos == 2;
+    default:
+        return true;
+    }
+}
+
 static void emit(mqttproto_broker *b, mqttproto_store_record *r)
 {
     r->seq = ++b->store_seq;
+    if (record_holds(r)) {
+        b->store_hold_seq = r->seq;
+    }
     b->store_fn(b->store_ctx, r);
 }
 
@@ -156,6 +181,7 @@ static void put_stage(mqttproto_broker *b, struct session *s, struct delivery *d
                 s);
     r.delivery_id = d->store_id;
     r.packet_id = d->packet_id;
+    r.qos = d->qos;
     emit(b, &r);
 }
 
@@ -417,22 +443,22 @@ void conn_fence_at(struct mqttproto_broker_client *c, size_t pos)
 {
     mqttproto_broker *b = c->broker;
     if (conn_fences_make(c) != 0) {
-        b->hold_all = b->store_seq;
+        b->hold_all = b->store_hold_seq;
         return;
     }
     struct out_fences *q = c->fences;
     if (q->count > 0) {
         struct out_fence *last = &q->f[q->count - 1];
-        if (last->seq == b->store_seq || last->pos >= pos || q->count == FENCES_MAX) {
+        if (last->seq == b->store_hold_seq || last->pos >= pos || q->count == FENCES_MAX) {
             if (pos < last->pos) {
                 last->pos = pos;
             }
-            last->seq = b->store_seq;
+            last->seq = b->store_hold_seq;
             return;
         }
     }
     q->f[q->count].pos = pos;
-    q->f[q->count].seq = b->store_seq;
+    q->f[q->count].seq = b->store_hold_seq;
     q->count++;
     fenced_link(b, c);
 }

@@ -404,6 +404,31 @@ SCENARIO(held_output_released_in_order)
     pump_free(&p);
 }
 
+/* A QoS 1 delivery's sending and a finished delivery hold nothing: lost,
+   the message is sent again (a duplicate QoS 1 allows). */
+SCENARIO(qos1_sending_and_acknowledgement_hold_nothing)
+{
+    struct pump p;
+    bt_init(&p, NULL, chunk);
+    store_init(&p, true);
+    assert_true(raw_connect(&p, 0, "s1", true, 300, 0) > 0);
+    assert_int_equal(raw_hex(&p, 0, "82 07 00 01 00 00 01 74 01"), 9);
+    assert_int_equal(mqttproto_broker_store_synced(p.broker, model.last_seq), 0);
+    EXPECT_OUT(&p, 0, CONNACK_OK "90 04 00 01 00 01");
+    assert_int_equal(
+        mqttproto_broker_publish(p.broker, STR("t"), BIN("q"), QOS(1), false, NULL, p.now_ms), 1);
+    assert_int_equal(mqttproto_broker_store_synced(p.broker, model.last_seq), 0);
+    uint64_t synced = model.last_seq;
+    EXPECT_OUT(&p, 0, "32 07 00 01 74 00 01 00 71");
+    assert_true(model_log_has(&model, "DELIVERY_SENT s1 d1 p1"));
+    assert_int_equal(model.last_seq, synced + 1); /* not durable, not waited for */
+    assert_int_equal(raw_hex(&p, 0, "40 02 00 01 c0 00"), 6);
+    assert_true(model_log_has(&model, "DELIVERY_DELETE s1 d1"));
+    assert_true(model_log_has(&model, "MESSAGE_DELETE m1"));
+    EXPECT_OUT(&p, 0, "d0 00");
+    pump_free(&p);
+}
+
 /* A QoS 2 PUBLISH to a durable session goes out only once its packet
    identifier is stored: after a restart it is sent again with the same
    one, never as a new message. */
@@ -826,6 +851,7 @@ int main(void)
         RUN(message_expiry_continues_across_restart),
         RUN(acknowledgements_wait_for_the_store),
         RUN(held_output_released_in_order),
+        RUN(qos1_sending_and_acknowledgement_hold_nothing),
         RUN(qos2_publish_waits_for_its_identifier),
         RUN(session_becomes_durable_and_back),
         RUN(unsubscribe_and_clean_start_recorded),

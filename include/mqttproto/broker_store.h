@@ -26,13 +26,15 @@
  * Holding acknowledgements (group commit): with @c hold_acks set, every
  * byte a broker client writes after a record the store has not yet made
  * durable waits in the client's output: get_outbound_data() stops before
- * it. The application writes the records in batches and, once a batch is
- * on disk, calls mqttproto_broker_store_synced() with the last sequence
- * number it holds; the held bytes are then released (the clients they
- * belong to are returned by mqttproto_broker_next_writable()). So a
- * PUBACK, PUBREC, PUBCOMP, SUBACK or a QoS 2 PUBLISH never reaches a
- * client before the state it promises is stored. Without @c hold_acks
- * nothing waits: what was acknowledged since the last write may be lost.
+ * it. Three records hold nothing, since no promise to a client rests on
+ * them: DELIVERY_DELETE, MESSAGE_DELETE (lost, the message is sent again)
+ * and DELIVERY_SENT of a QoS 1 delivery (lost, it is sent again as new: a
+ * duplicate, which QoS 1 allows). The application writes the records in batches and, once a batch
+ * is on disk, calls mqttproto_broker_store_synced() with the last sequence number it holds; the
+ * held bytes are then released (the clients they belong to are returned by
+ * mqttproto_broker_next_writable()). So a PUBACK, PUBREC, PUBCOMP, SUBACK or a QoS 2 PUBLISH never
+ * reaches a client before the state it promises is stored. Without @c hold_acks nothing waits: what
+ * was acknowledged since the last write may be lost.
  *
  * Clock: records hold absolute times in the clock of the @c now_ms
  * arguments (session expiry, will delay, Message Expiry). For them to
@@ -81,7 +83,7 @@ typedef enum mqttproto_store_record_type {
         subscription_identifiers. */
     MQTTPROTO_STORE_DELIVERY_PUT = 7,
     /** The delivery's PUBLISH is sent with packet_id: client_id,
-        delivery_id, packet_id. */
+        delivery_id, packet_id, qos. */
     MQTTPROTO_STORE_DELIVERY_SENT = 8,
     /** PUBREC came for the QoS 2 delivery and PUBREL is sent: client_id,
         delivery_id, packet_id. */
