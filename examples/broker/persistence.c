@@ -22,6 +22,34 @@ static void on_record(void *ctx, const mqttproto_store_record *record)
     }
 }
 
+/* Apply the journal to the tables; a failure costs nothing but space (the
+   journal keeps everything), so it is logged once and tried again after
+   the next write. */
+static void compact(struct persistence *p)
+{
+    char err[1024];
+    size_t rows = store_journal_rows(p->store);
+    if (!store_compact(p->store, err, sizeof err)) {
+        if (!p->compact_failing) {
+            log_error("%s; the journal keeps the state, compaction is tried again", err);
+        }
+        p->compact_failing = true;
+        return;
+    }
+    if (p->compact_failing) {
+        log_info("the store's journal is compacted again");
+        p->compact_failing = false;
+    }
+    log_debug("store: %zu journal rows compacted", rows);
+}
+
+static void compact_if_due(struct persistence *p)
+{
+    if (store_compact_due(p->store)) {
+        compact(p);
+    }
+}
+
 /* Write the buffer; true when it is on disk (or was empty). The outcome
    of a failure is logged once, and its end. */
 static bool write_batch(struct persistence *p)
@@ -51,6 +79,8 @@ static bool write_batch(struct persistence *p)
     log_debug("store: %zu records saved (up to %llu)", n, (unsigned long long)seq);
     if (p->hold_acks) {
         (void)mqttproto_broker_store_synced(p->server->broker, seq);
+    } else {
+        compact_if_due(p);
     }
     return true;
 }
@@ -134,6 +164,7 @@ void persistence_before_poll(struct persistence *p)
             /* Released acknowledgements go out now; writing may emit new
                records (deliveries sent), for the next iteration. */
             server_flush_all(p->server);
+            compact_if_due(p);
         } else {
             p->retry_wait = true;
             uv_timer_start(&p->timer, on_timer, RETRY_MS, 0);
@@ -164,6 +195,7 @@ bool persistence_stop(struct persistence *p)
     }
     bool ok = !p->failed && write_batch(p);
     if (ok) {
+        compact(p);
         log_info("the broker's state is saved in %s", store_path(p->store));
     } else if (p->failed) {
         log_error("the store misses records (out of memory): what changed since the last save "

@@ -12,7 +12,11 @@
  *   periodic  every autosave_interval (and sooner when the buffer grows
  *             large); nothing is held.
  *
- * Both write what is left at a clean shutdown. A record that cannot be
+ * Both write a batch the same way, as one row of the store's journal, and
+ * compact the journal into the tables (store_compact()) after a write
+ * that leaves it past its threshold: in sync mode after the released
+ * acknowledgements are written. Both write what is left at a clean
+ * shutdown, and compact. A record that cannot be
  * buffered (out of memory) stops the broker: the store can no longer
  * follow the state, and nothing acknowledged after it was sent.
  */
@@ -33,13 +37,14 @@ struct server;
 struct persistence {
     struct server *server;
     struct store *store;
-    bool hold_acks;      /* sync mode */
-    bool failed;         /* a record was lost: stop */
-    bool stopping;       /* and the stop has begun */
-    bool commit_failing; /* the last write failed (logged once) */
-    bool retry_wait;     /* sync: wait for the timer before writing again */
-    uv_timer_t timer;    /* periodic: autosave; sync: retry after a failed write */
-    uv_idle_t again;     /* sync: records wait, so the loop must not sleep */
+    bool hold_acks;       /* sync mode */
+    bool failed;          /* a record was lost: stop */
+    bool stopping;        /* and the stop has begun */
+    bool commit_failing;  /* the last write failed (logged once) */
+    bool compact_failing; /* the last compaction failed (logged once) */
+    bool retry_wait;      /* sync: wait for the timer before writing again */
+    uv_timer_t timer;     /* periodic: autosave; sync: retry after a failed write */
+    uv_idle_t again;      /* sync: records wait, so the loop must not sleep */
     bool handles_open;
 };
 

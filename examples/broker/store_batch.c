@@ -37,6 +37,28 @@ void store_batch_clear(struct store_batch *b)
     b->incomplete = false;
 }
 
+void store_batch_drop_front(struct store_batch *b, size_t n, size_t nbytes)
+{
+    if (n == 0 && nbytes == 0) {
+        return;
+    }
+    if (b->count > n) {
+        memmove(b->v, b->v + n, (b->count - n) * sizeof *b->v);
+    }
+    b->count -= n;
+    if (b->used > nbytes) {
+        memmove(b->bytes, b->bytes + nbytes, b->used - nbytes);
+    }
+    b->used -= nbytes;
+    for (size_t i = 0; i < b->count; i++) {
+        struct batch_record *r = &b->v[i];
+        r->client_id.off -= nbytes;
+        r->topic.off -= nbytes;
+        r->message.off -= nbytes;
+        r->subscription_identifiers.off -= nbytes;
+    }
+}
+
 static bool reserve_bytes(struct store_batch *b, size_t more)
 {
     if (more <= b->bytes_cap - b->used) {
@@ -68,6 +90,32 @@ static struct batch_span put_bytes(struct store_batch *b, const void *data, size
     return s;
 }
 
+uint8_t *store_batch_grow(struct store_batch *b, size_t len)
+{
+    if (!reserve_bytes(b, len)) {
+        return NULL;
+    }
+    uint8_t *p = b->bytes + b->used;
+    b->used += len;
+    return p;
+}
+
+struct batch_record *store_batch_push(struct store_batch *b)
+{
+    if (b->count == b->cap) {
+        size_t cap = b->cap != 0 ? b->cap * 2 : 64u;
+        struct batch_record *v = realloc(b->v, cap * sizeof *v);
+        if (v == NULL) {
+            return NULL;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    struct batch_record *c = &b->v[b->count++];
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
 bool store_batch_add(struct store_batch *b, const mqttproto_store_record *r)
 {
     size_t ids = r->subscription_identifiers != NULL ? r->subscription_identifier_count : 0;
@@ -76,22 +124,15 @@ bool store_batch_add(struct store_batch *b, const mqttproto_store_record *r)
         return false;
     }
     size_t need = r->client_id.len + r->topic.len + r->message.len + ids * 4u;
-    if (b->count == b->cap) {
-        size_t cap = b->cap != 0 ? b->cap * 2 : 64u;
-        struct batch_record *v = realloc(b->v, cap * sizeof *v);
-        if (v == NULL) {
-            b->incomplete = true;
-            return false;
-        }
-        b->v = v;
-        b->cap = cap;
-    }
     if (!reserve_bytes(b, need)) {
         b->incomplete = true;
         return false;
     }
-    struct batch_record *c = &b->v[b->count++];
-    memset(c, 0, sizeof *c);
+    struct batch_record *c = store_batch_push(b);
+    if (c == NULL) {
+        b->incomplete = true;
+        return false;
+    }
     c->type = r->type;
     c->seq = r->seq;
     c->client_id = put_bytes(b, r->client_id.data, r->client_id.len);

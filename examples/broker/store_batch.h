@@ -55,8 +55,19 @@ void store_batch_free(struct store_batch *b);
 /** Empty it, keeping the memory for the next batch (up to a limit). */
 void store_batch_clear(struct store_batch *b);
 
+/** Drop the first @p n records, whose bytes are the first @p nbytes. */
+void store_batch_drop_front(struct store_batch *b, size_t n, size_t nbytes);
+
 /** Copy @p r in; false (and incomplete set) when out of memory. */
 bool store_batch_add(struct store_batch *b, const mqttproto_store_record *r);
+
+/** A zeroed record at the end; NULL when out of memory. */
+struct batch_record *store_batch_push(struct store_batch *b);
+
+/** @p len more bytes at the end of the buffer, to be filled by the caller
+    (the pointer is valid until the buffer grows again); NULL when out of
+    memory. */
+uint8_t *store_batch_grow(struct store_batch *b, size_t len);
 
 /** The bytes of @p s. */
 static inline const uint8_t *store_batch_at(const struct store_batch *b, struct batch_span s)

@@ -186,6 +186,11 @@ static int load_table(struct store *st, int table, const struct store_loader *op
 
 int store_load(struct store *st, const struct store_loader *ops, void *ctx, char *err, size_t cap)
 {
+    /* store_open() compacted the journal; batches committed since are
+       applied too. */
+    if (store_journal_rows(st) > 0 && !store_compact(st, err, cap)) {
+        return -1;
+    }
     for (int t = 0; t < (int)(sizeof load_sql / sizeof load_sql[0]); t++) {
         int r = load_table(st, t, ops, ctx, err, cap);
         if (r != 0) {

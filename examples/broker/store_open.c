@@ -14,7 +14,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Schema version 1. Integers that are unsigned 64-bit in the records keep
+/* The journal (schema version 2): each row one committed batch, its
+   records in one blob (store_journal.c), until compaction applies them to
+   the tables. */
+#define JOURNAL_SQL                                                                                \
+    "CREATE TABLE journal ("                                                                       \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " first_seq INTEGER NOT NULL,"                                                                 \
+    " last_seq INTEGER NOT NULL,"                                                                  \
+    " data BLOB NOT NULL"                                                                          \
+    ") STRICT;"
+
+/* Schema version 2. Integers that are unsigned 64-bit in the records keep
    their bits (UINT64_MAX reads as -1 in the sqlite3 shell). */
 static const char schema_sql[] =
     "CREATE TABLE sessions ("
@@ -61,7 +72,7 @@ static const char schema_sql[] =
     " client_id TEXT NOT NULL,"
     " packet_id INTEGER NOT NULL,"
     " PRIMARY KEY (client_id, packet_id)"
-    ") STRICT, WITHOUT ROWID;";
+    ") STRICT, WITHOUT ROWID;" JOURNAL_SQL;
 
 void store_error(char *err, size_t cap, const char *path, const char *fmt, ...)
 {
@@ -241,7 +252,8 @@ static bool create_store(const char *path, char *err, size_t cap)
     return ok;
 }
 
-static bool pragma_int(struct store *st, const char *sql, int *out, char *err, size_t cap)
+/* @p sql stepped to its first row; NULL after saying why in @p err. */
+static sqlite3_stmt *first_row(struct store *st, const char *sql, char *err, size_t cap)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
@@ -251,6 +263,15 @@ static bool pragma_int(struct store *st, const char *sql, int *out, char *err, s
     if (rc != SQLITE_ROW) {
         db_error(err, cap, st->path, st->db, rc);
         sqlite3_finalize(s);
+        return NULL;
+    }
+    return s;
+}
+
+static bool pragma_int(struct store *st, const char *sql, int *out, char *err, size_t cap)
+{
+    sqlite3_stmt *s = first_row(st, sql, err, cap);
+    if (s == NULL) {
         return false;
     }
     *out = sqlite3_column_int(s, 0);
@@ -258,9 +279,22 @@ static bool pragma_int(struct store *st, const char *sql, int *out, char *err, s
     return true;
 }
 
+/* The largest id in a column, from "SELECT max, min": UINT64_MAX when one
+   is above INT64_MAX (stored negative), which bounds them all. */
+static bool max_id(struct store *st, const char *sql, uint64_t *out, char *err, size_t cap)
+{
+    sqlite3_stmt *s = first_row(st, sql, err, cap);
+    if (s == NULL) {
+        return false;
+    }
+    *out = sqlite3_column_int64(s, 1) < 0 ? UINT64_MAX : store_u64(sqlite3_column_int64(s, 0));
+    sqlite3_finalize(s);
+    return true;
+}
+
 /* The file is ours, in a schema we read, and its pages are sound (a file
    cut short shows here, not in the middle of the load). */
-static bool check_file(struct store *st, char *err, size_t cap)
+static bool check_file(struct store *st, int *version_out, char *err, size_t cap)
 {
     int app, version;
     if (!pragma_int(st, "PRAGMA application_id", &app, err, cap) ||
@@ -284,14 +318,9 @@ static bool check_file(struct store *st, char *err, size_t cap)
         store_error(err, cap, st->path, "bad schema version %d", version);
         return false;
     }
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
-    }
-    if (rc != SQLITE_ROW) {
-        db_error(err, cap, st->path, st->db, rc);
-        sqlite3_finalize(s);
+    *version_out = version;
+    sqlite3_stmt *s = first_row(st, "PRAGMA quick_check", err, cap);
+    if (s == NULL) {
         return false;
     }
     const char *res = (const char *)sqlite3_column_text(s, 0);
@@ -306,20 +335,29 @@ static bool check_file(struct store *st, char *err, size_t cap)
 static bool setup(struct store *st, char *err, size_t cap)
 {
     /* Exclusive locking: the file stays locked while we have it open (a
-       second broker fails at once), and WAL needs no -shm file. */
+       second broker fails at once), and WAL needs no -shm file.
+       secure_delete=FAST: SQLite builds that default to secure_delete=ON
+       (Debian's) would write every page a compaction frees (the journal's
+       blobs) again, zeroed; FAST zeroes deleted rows in the pages written
+       anyway, not the freed overflow pages, which the next blobs reuse. */
     int rc = sqlite3_exec(st->db,
                           "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; "
-                          "PRAGMA synchronous=FULL;",
+                          "PRAGMA synchronous=FULL; PRAGMA secure_delete=FAST;",
                           NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         db_error(err, cap, st->path, st->db, rc);
         return false;
     }
-    if (!check_file(st, err, cap)) {
+    int version;
+    if (!check_file(st, &version, err, cap)) {
         return false;
     }
-    /* A write takes the exclusive lock now, not at the first batch. */
-    rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE; COMMIT;", NULL, NULL, NULL);
+    /* A write takes the exclusive lock now, not at the first batch. A
+       version-1 file gets the journal table, in the same transaction. */
+    char sql[sizeof JOURNAL_SQL + 80];
+    snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;",
+             version == 1 ? JOURNAL_SQL : "", version == 1 ? 2 : version);
+    rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         db_error(err, cap, st->path, st->db, rc);
         return false;
@@ -332,7 +370,13 @@ static bool setup(struct store *st, char *err, size_t cap)
             return false;
         }
     }
-    return true;
+    /* The bounds of the ids in the tables (store_journal.c), before the
+       journal is compacted into them. */
+    return max_id(st, "SELECT ifnull(max(message_id), 0), min(message_id) FROM messages",
+                  &st->max_message_id, err, cap) &&
+           max_id(st, "SELECT ifnull(max(delivery_id), 0), min(delivery_id) FROM deliveries",
+                  &st->max_delivery_id, err, cap) &&
+           store_journal_open(st, err, cap);
 }
 
 struct store *store_open(const char *path, char *err, size_t cap)
@@ -382,6 +426,8 @@ void store_close(struct store *st)
     /* The last close checkpoints the WAL into the file and removes it. */
     sqlite3_close(st->db);
     store_batch_free(&st->batch);
+    store_journal_free(st);
+    free(st->blob);
     free(st->path);
     free(st);
 }

@@ -6,13 +6,17 @@
  *
  *   store_open.c    opening, creating and checking the file
  *   store_batch.c   the records of one batch, copied (store_batch.h)
- *   store_write.c   a batch written in one transaction
+ *   store_write.c   a batch written in one transaction; the statements
+ *   store_journal.c the journal's blobs and their compaction into the tables
  *   store_load.c    reading everything back for the restore calls
  *
  * Records are buffered by store_apply() and written by store_commit() in
- * one transaction, so the file always holds the state after some record
- * (never half of a batch). The file's PRAGMA user_version is the schema
- * version; its application_id marks it as ours. While open, the file is
+ * one transaction, as one row of the table journal, so the file always
+ * holds the state after some record (never half of a batch). The journal
+ * is applied to the other tables by store_compact() (one transaction):
+ * after a commit when store_compact_due(), at a clean stop, and by
+ * store_open() before anything is loaded. The file's PRAGMA user_version
+ * is the schema version; its application_id marks it as ours. While open, the file is
  * locked (SQLite's exclusive locking mode): a second broker on the same
  * file fails to open it.
  *
@@ -27,7 +31,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+/* 2: the table journal. A version-1 file is migrated at open (the table
+   is created); nothing else changed. */
+#define STORE_SCHEMA_VERSION 2
+/* The journal is compacted after a commit that leaves more than this many
+   rows or blob bytes in it. */
+#define STORE_COMPACT_ROWS   64u
+#define STORE_COMPACT_BYTES  (4u * 1024u * 1024u)
 #define STORE_APPLICATION_ID 0x4d515042 /* "MQPB" */
 
 struct store;
@@ -35,8 +45,10 @@ struct store;
 /**
  * Open the store at @p path, creating it when there is no file. NULL with
  * "PATH: reason" in @p err when it cannot be used: unreadable, empty or
- * damaged, not an SQLite database, not ours, a newer schema, a directory
- * where it cannot write its journal, or locked by another process.
+ * damaged (a journal row that does not decode included), not an SQLite
+ * database, not ours, a newer schema, a directory where it cannot write
+ * its journal, or locked by another process. What the journal holds is
+ * compacted into the tables before it returns.
  */
 struct store *store_open(const char *path, char *err, size_t cap);
 
@@ -57,13 +69,28 @@ size_t store_pending(const struct store *st);
 size_t store_pending_bytes(const struct store *st);
 
 /**
- * Write the batch in one transaction (BEGIN IMMEDIATE ... COMMIT). On
+ * Write the batch in one transaction (BEGIN IMMEDIATE ... COMMIT) as one
+ * journal row. On
  * success the batch is emptied and @p *last_seq is the sequence number of
  * its last record (unchanged for an empty batch). On failure the
  * transaction is rolled back and the batch kept, so a later call can try
  * again; "PATH: reason" is in @p err.
  */
 bool store_commit(struct store *st, uint64_t *last_seq, char *err, size_t cap);
+
+/** Whether the journal has grown past STORE_COMPACT_ROWS or _BYTES. */
+bool store_compact_due(const struct store *st);
+
+/** Journal rows written since the last compaction. */
+size_t store_journal_rows(const struct store *st);
+
+/**
+ * Apply the journal to the tables and empty it, in one transaction:
+ * records are coalesced first (store_journal.c), so the tables end as if
+ * every record had been applied in order. On failure nothing changed and
+ * "PATH: reason" is in @p err; the journal still holds everything.
+ */
+bool store_compact(struct store *st, char *err, size_t cap);
 
 /** A delivery as stored. */
 struct store_delivery {
@@ -103,8 +130,9 @@ struct store_loader {
 /**
  * Read the whole store through @p ops. Returns 0; the non-zero value a
  * call returned; or -1 with "PATH: reason" in @p err for a read error or
- * a row with a value out of range. Messages nothing refers to are skipped
- * (and deleted from the file).
+ * a row with a value out of range (or a journal that cannot be compacted:
+ * batches committed since the open are applied first). Messages nothing
+ * refers to are skipped (and deleted from the file).
  */
 int store_load(struct store *st, const struct store_loader *ops, void *ctx, char *err, size_t cap);
 

@@ -1,7 +1,10 @@
 /*
- * Writing a batch: every record becomes one or more prepared statements
- * inside one BEGIN IMMEDIATE ... COMMIT. Puts are upserts and deletes of
- * rows that do not exist change nothing, as the library's records allow
+ * Writing a batch: store_commit() makes the batch durable as one row of
+ * the journal (its records in one blob, store_journal.c) in one BEGIN
+ * IMMEDIATE ... COMMIT. The tables get the records later, when the
+ * journal is compacted: there every record becomes one or more prepared
+ * statements (store_run_record()). Puts are upserts and deletes of rows
+ * that do not exist change nothing, as the library's records allow
  * repeats; a session's delete takes everything of that session with it.
  */
 #include "store_internal.h"
@@ -53,6 +56,9 @@ const char *const store_stmt_sql[ST_COUNT] = {
     [ST_INBOUND_PUT] = "INSERT INTO inbound (client_id, packet_id) VALUES (?1, ?2) "
                        "ON CONFLICT DO NOTHING",
     [ST_INBOUND_DELETE] = "DELETE FROM inbound WHERE client_id = ?1 AND packet_id = ?2",
+    [ST_JOURNAL_PUT] = "INSERT INTO journal (first_seq, last_seq, data) VALUES (?1, ?2, ?3)",
+    [ST_JOURNAL_READ] = "SELECT id, data FROM journal ORDER BY id",
+    [ST_JOURNAL_DELETE] = "DELETE FROM journal WHERE id <= ?1",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -65,17 +71,17 @@ bool store_apply(struct store *st, const mqttproto_store_record *record)
 
 size_t store_pending(const struct store *st)
 {
-    return st->batch.count;
+    return st->batch.count - st->committed;
 }
 
 size_t store_pending_bytes(const struct store *st)
 {
-    return st->batch.used + st->batch.count * sizeof(struct batch_record);
+    return st->batch.used - st->committed_bytes + store_pending(st) * sizeof(struct batch_record);
 }
 
 /* Binding helpers: a statement's parameters are bound by number. */
 struct binder {
-    struct store *st;
+    const struct store_batch *batch;
     sqlite3_stmt *s;
     int rc;
 };
@@ -84,7 +90,7 @@ static void bind_text(struct binder *b, int i, struct batch_span sp)
 {
     if (b->rc == SQLITE_OK) {
         /* An empty string is "" (NOT NULL columns), not NULL. */
-        const char *p = sp.len > 0 ? (const char *)store_batch_at(&b->st->batch, sp) : "";
+        const char *p = sp.len > 0 ? (const char *)store_batch_at(b->batch, sp) : "";
         b->rc = sqlite3_bind_text64(b->s, i, p, sp.len, SQLITE_STATIC, SQLITE_UTF8);
     }
 }
@@ -92,7 +98,7 @@ static void bind_text(struct binder *b, int i, struct batch_span sp)
 static void bind_blob(struct binder *b, int i, struct batch_span sp)
 {
     if (b->rc == SQLITE_OK) {
-        b->rc = sp.len > 0 ? sqlite3_bind_blob64(b->s, i, store_batch_at(&b->st->batch, sp), sp.len,
+        b->rc = sp.len > 0 ? sqlite3_bind_blob64(b->s, i, store_batch_at(b->batch, sp), sp.len,
                                                  SQLITE_STATIC)
                            : sqlite3_bind_zeroblob(b->s, i, 0);
     }
@@ -105,9 +111,10 @@ static void bind_int(struct binder *b, int i, uint64_t v)
     }
 }
 
-static int run(struct store *st, enum store_stmt which, const struct batch_record *r)
+static int run(struct store *st, const struct store_batch *batch, enum store_stmt which,
+               const struct batch_record *r)
 {
-    struct binder b = {st, st->stmt[which], SQLITE_OK};
+    struct binder b = {batch, st->stmt[which], SQLITE_OK};
     switch (which) {
     case ST_SESSION_PUT:
         bind_text(&b, 1, r->client_id);
@@ -256,7 +263,22 @@ static void statements_of(mqttproto_store_record_type type, enum store_stmt out[
     out[1] = ST_COUNT;
 }
 
-static int step_plain(struct store *st, enum store_stmt which)
+int store_run_record(struct store *st, const struct store_batch *b, size_t i, size_t *statements)
+{
+    enum store_stmt list[6];
+    statements_of(b->v[i].type, list);
+    if (list[0] == ST_COUNT) {
+        return SQLITE_MISMATCH; /* the journal's decoder lets no such record in */
+    }
+    int rc = SQLITE_OK;
+    for (int k = 0; rc == SQLITE_OK && list[k] != ST_COUNT; k++) {
+        rc = run(st, b, list[k], &b->v[i]);
+        (*statements)++;
+    }
+    return rc;
+}
+
+int store_step_plain(struct store *st, enum store_stmt which)
 {
     int rc = sqlite3_step(st->stmt[which]);
     sqlite3_reset(st->stmt[which]);
@@ -271,33 +293,54 @@ bool store_commit(struct store *st, uint64_t *last_seq, char *err, size_t cap)
                     "out of memory for a store record: the batch is incomplete and is not written");
         return false;
     }
-    if (b->count == 0) {
+    if (store_pending(st) == 0) {
         return true;
     }
-    int rc = step_plain(st, ST_BEGIN);
-    for (size_t i = 0; rc == SQLITE_OK && i < b->count; i++) {
-        enum store_stmt list[6];
-        statements_of(b->v[i].type, list);
-        if (list[0] == ST_COUNT) {
-            store_error(err, cap, st->path, "unknown store record type %d", (int)b->v[i].type);
-            (void)step_plain(st, ST_ROLLBACK);
-            return false;
-        }
-        for (int k = 0; rc == SQLITE_OK && list[k] != ST_COUNT; k++) {
-            rc = run(st, list[k], &b->v[i]);
-        }
+    size_t len = store_journal_encode(st, b, st->committed);
+    if (len == 0) {
+        store_error(err, cap, st->path, "out of memory for the journal");
+        return false;
+    }
+    sqlite3_stmt *put = st->stmt[ST_JOURNAL_PUT];
+    int rc = store_step_plain(st, ST_BEGIN);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(put, 1, store_i64(b->v[st->committed].seq));
     }
     if (rc == SQLITE_OK) {
-        rc = step_plain(st, ST_COMMIT);
+        rc = sqlite3_bind_int64(put, 2, store_i64(b->v[b->count - 1].seq));
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_blob64(put, 3, st->blob, len, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(put);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    sqlite3_reset(put);
+    sqlite3_clear_bindings(put);
+    if (rc == SQLITE_OK) {
+        rc = store_step_plain(st, ST_COMMIT);
     }
     if (rc != SQLITE_OK) {
         store_error(err, cap, st->path, "cannot write: %s", sqlite3_errmsg(st->db));
         if (!sqlite3_get_autocommit(st->db)) {
-            (void)step_plain(st, ST_ROLLBACK);
+            (void)store_step_plain(st, ST_ROLLBACK);
         }
         return false;
     }
+    st->last_journal_id = sqlite3_last_insert_rowid(st->db);
+    st->journal_rows++;
+    st->journal_bytes += len;
     *last_seq = b->v[b->count - 1].seq;
-    store_batch_clear(b);
+    if (st->journal_in_memory) {
+        st->committed = b->count;
+        st->committed_bytes = b->used;
+        /* Nobody compacts: the journal rows are enough. */
+        if (st->journal_bytes > 4 * STORE_COMPACT_BYTES) {
+            store_journal_forget(st);
+        }
+    } else {
+        store_batch_clear(b);
+    }
     return true;
 }

@@ -528,8 +528,16 @@ def test_bad_stores():
         db = sqlite3.connect(b.store)
         db.execute("PRAGMA user_version=7")
         db.close()
-        start_fails(b, "schema version 7 is newer than this mqttproto-broker reads (1): it was "
+        start_fails(b, "schema version 7 is newer than this mqttproto-broker reads (2): it was "
                        "written by a newer version")
+        # A journal row that does not decode (cut short).
+        os.unlink(b.store)
+        made_store(b)
+        db = sqlite3.connect(b.store)
+        db.execute("INSERT INTO journal VALUES (7, 1, 1, x'01ff')")
+        db.commit()
+        db.close()
+        start_fails(b, "the file is damaged (journal row 7: it ends inside a record)")
         os.unlink(b.store)
         db = sqlite3.connect(b.store)
         db.execute("CREATE TABLE other (x)")

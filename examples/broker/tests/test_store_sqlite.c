@@ -301,6 +301,16 @@ static const char *reload(struct fixture *f)
 
 /* ---- the tests ---- */
 
+static int64_t query_int(struct store *st, const char *sql)
+{
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
 static void every_record_round_trips(void **state)
 {
     struct fixture *f = *state;
@@ -416,12 +426,7 @@ static void session_delete_takes_its_rows(void **state)
                                    "will kept 2 5 18446744073709551615\n"
                                    "inbound kept 3\n");
     struct store *again = open_ok(f);
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(again->db, "SELECT count(*) FROM messages", -1, &s, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 1);
-    sqlite3_finalize(s);
+    assert_int_equal(query_int(again, "SELECT count(*) FROM messages"), 1);
     store_close(again);
 }
 
@@ -558,8 +563,8 @@ static void a_newer_schema_is_refused(void **state)
 {
     struct fixture *f = *state;
     store_close(open_ok(f));
-    raw_sql(f, "PRAGMA user_version=2");
-    expect_refused(f, "schema version 2 is newer than this mqttproto-broker reads (1): it was "
+    raw_sql(f, "PRAGMA user_version=3");
+    expect_refused(f, "schema version 3 is newer than this mqttproto-broker reads (2): it was "
                       "written by a newer version");
 }
 
@@ -695,6 +700,468 @@ static void a_loader_stops_the_load(void **state)
     store_close(st);
 }
 
+/* ---- the journal ---- */
+
+static void compact_ok(struct fixture *f, struct store *st, size_t want_statements)
+{
+    if (!store_compact(st, f->err, sizeof f->err)) {
+        fail_msg("store_compact: %s", f->err);
+    }
+    assert_int_equal(st->compact_statements, want_statements);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM journal"), 0);
+    assert_int_equal(store_journal_rows(st), 0);
+}
+
+static void a_commit_is_one_journal_row(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f);
+    next_seq = 0;
+    session_put(st, "a", 1, 2);
+    message_put(st, 1, "m", 1, 0);
+    commit_ok(f, st, 2);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM journal"), 1);
+    assert_int_equal(query_int(st, "SELECT first_seq FROM journal"), 1);
+    assert_int_equal(query_int(st, "SELECT last_seq FROM journal"), 2);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM sessions"), 0);
+    assert_int_equal(store_journal_rows(st), 1);
+    assert_false(store_compact_due(st));
+    for (unsigned i = 0; i < STORE_COMPACT_ROWS; i++) {
+        session_put(st, "a", i, 2);
+        commit_ok(f, st, 3 + i);
+    }
+    assert_true(store_compact_due(st));
+    store_close(st); /* as a crash: nothing compacted */
+    st = open_ok(f); /* the open compacts */
+    assert_int_equal(query_int(st, "SELECT count(*) FROM journal"), 0);
+    assert_int_equal(query_int(st, "SELECT expiry_interval FROM sessions"), STORE_COMPACT_ROWS - 1);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM messages"), 1);
+    store_close(st);
+}
+
+/* The coalescing rule of store_journal.c, statement by statement. */
+static void compaction_coalesces(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f);
+    next_seq = 0;
+    /* A delivery and its message put and deleted in the span: nothing,
+       even across batches. */
+    message_put(st, 1, "m1", 1, 0);
+    delivery_put(st, "c", 1, 1, 1, NULL, 0);
+    commit_ok(f, st, 2);
+    delivery_step(st, MQTTPROTO_STORE_DELIVERY_SENT, "c", 1, 7);
+    delivery_step(st, MQTTPROTO_STORE_DELIVERY_RELEASED, "c", 1, 7);
+    delivery_step(st, MQTTPROTO_STORE_DELIVERY_DELETE, "c", 1, 0);
+    message_delete(st, 1);
+    commit_ok(f, st, 6);
+    compact_ok(f, st, 0);
+    assert_int_equal(st->compact_records, 6);
+    /* Put in one span, deleted in the next: the deletes are applied, the
+       SENT before them is not. */
+    message_put(st, 2, "m2", 1, 0);
+    delivery_put(st, "c", 2, 2, 1, NULL, 0);
+    commit_ok(f, st, 8);
+    compact_ok(f, st, 2);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM deliveries"), 1);
+    delivery_step(st, MQTTPROTO_STORE_DELIVERY_SENT, "c", 2, 9);
+    delivery_step(st, MQTTPROTO_STORE_DELIVERY_DELETE, "c", 2, 0);
+    message_delete(st, 2);
+    commit_ok(f, st, 11);
+    compact_ok(f, st, 2);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM deliveries"), 0);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM messages"), 0);
+    /* A put repeated for a row in the tables, then deleted: the delete
+       stays. A stage with nothing after it stays. */
+    message_put(st, 3, "m3", 1, 0);
+    delivery_put(st, "c", 3, 3, 2, NULL, 0);
+    commit_ok(f, st, 13);
+    compact_ok(f, st, 2);
+    message_put(st, 3, "m3", 1, 0);
+    message_delete(st, 3);
+    delivery_step(st, MQTTPROTO_STORE_DELIVERY_SENT, "c", 3, 4);
+    commit_ok(f, st, 16);
+    compact_ok(f, st, 2);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM messages"), 0);
+    assert_int_equal(query_int(st, "SELECT stage FROM deliveries"), 1);
+    /* Intermediate updates: only the last put. */
+    session_put(st, "s", 1, 1);
+    session_put(st, "s", 2, 2);
+    retained(st, MQTTPROTO_STORE_RETAINED_PUT, "r", 3);
+    retained(st, MQTTPROTO_STORE_RETAINED_DELETE, "r", 0);
+    commit_ok(f, st, 20);
+    compact_ok(f, st, 2);
+    assert_int_equal(query_int(st, "SELECT expiry_interval FROM sessions"), 2);
+    /* A session's delete takes what came before for its rows: only its
+       five statements (and one of two repeats). */
+    subscription_put(st, "s", "t", 1, 0);
+    will_put(st, "s", 3, 1, 1);
+    inbound(st, MQTTPROTO_STORE_INBOUND_PUT, "s", 5);
+    delivery_step(st, MQTTPROTO_STORE_DELIVERY_SENT, "s", 3, 4);
+    by_client(st, MQTTPROTO_STORE_SESSION_DELETE, "s");
+    session_put(st, "s", 9, 9);
+    by_client(st, MQTTPROTO_STORE_SESSION_DELETE, "s");
+    commit_ok(f, st, 27);
+    compact_ok(f, st, 5);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM sessions"), 0);
+    store_close(st);
+}
+
+/* ---- the journal against a reference that applies every record ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(uint64_t n)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (rng_state * 0x2545F4914F6CDD1Dull >> 33) % n;
+}
+
+/* Every table, row by row, as text. */
+static char *dump_tables(struct store *st)
+{
+    static const char *const tables[] = {"sessions", "subscriptions", "messages", "deliveries",
+                                         "retained", "wills",         "inbound"};
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1, 2", tables[t]);
+        sqlite3_stmt *s;
+        assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), SQLITE_OK);
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            char line[1024];
+            int n = snprintf(line, sizeof line, "%s:", tables[t]);
+            for (int c = 0; c < sqlite3_column_count(s); c++) {
+                const unsigned char *p = sqlite3_column_blob(s, c);
+                int bytes = sqlite3_column_bytes(s, c);
+                n += snprintf(line + n, sizeof line - (size_t)n, " %d/", sqlite3_column_type(s, c));
+                for (int i = 0; i < bytes && (size_t)n < sizeof line - 3; i++) {
+                    n += snprintf(line + n, sizeof line - (size_t)n, "%02x", p[i]);
+                }
+            }
+            if (len + (size_t)n + 2 > cap) {
+                cap = 2 * cap + (size_t)n;
+                out = realloc(out, cap);
+                assert_non_null(out);
+            }
+            memcpy(out + len, line, (size_t)n);
+            len += (size_t)n;
+            out[len++] = '\n';
+        }
+        assert_int_equal(rc, SQLITE_DONE);
+        sqlite3_finalize(s);
+    }
+    out[len] = '\0';
+    return out;
+}
+
+/* The reference: every record of @p b applied in order, no journal. */
+static void apply_directly(struct store *ref, struct store_batch *b)
+{
+    size_t statements = 0;
+    assert_int_equal(store_step_plain(ref, ST_BEGIN), SQLITE_OK);
+    for (size_t i = 0; i < b->count; i++) {
+        assert_int_equal(store_run_record(ref, b, i, &statements), SQLITE_OK);
+    }
+    assert_int_equal(store_step_plain(ref, ST_COMMIT), SQLITE_OK);
+    store_batch_clear(b);
+}
+
+struct gen {
+    struct store *st;
+    struct store_batch *ref;
+    uint64_t next_mid, next_did;
+    struct live {
+        char client[4];
+        uint64_t did, mid;
+        uint8_t qos, stage;
+    } live[64];
+    size_t nlive;
+    mqttproto_store_record recent[16]; /* without views into buffers */
+    char recent_client[16][4];
+    size_t nrecent;
+};
+
+/* One record to both stores. */
+static void emit(struct gen *g, mqttproto_store_record *r, const char *client)
+{
+    char id[4] = "";
+    if (client != NULL) {
+        snprintf(id, sizeof id, "%s", client);
+        r->client_id = S(id);
+    }
+    r->seq = ++next_seq;
+    apply(g->st, r);
+    assert_true(store_batch_add(g->ref, r));
+    if (r->type != MQTTPROTO_STORE_MESSAGE_PUT && r->topic.len == 0 &&
+        r->subscription_identifier_count == 0) {
+        size_t k = g->nrecent++ % 16;
+        g->recent[k] = *r;
+        snprintf(g->recent_client[k], 4, "%s", id);
+    }
+}
+
+static const char *const topics[] = {"a", "b/c", "d"};
+static const uint32_t some_ids[] = {3, 99};
+
+static void random_record(struct gen *g)
+{
+    char client[4];
+    snprintf(client, sizeof client, "c%d", (int)rnd(4));
+    mqttproto_store_record r;
+    memset(&r, 0, sizeof r);
+    uint64_t what = rnd(100);
+    if (what < 25) { /* a new message and its deliveries */
+        char body[16];
+        snprintf(body, sizeof body, "body%llu", (unsigned long long)g->next_mid);
+        uint64_t mid = g->next_mid++;
+        r.type = MQTTPROTO_STORE_MESSAGE_PUT;
+        r.message_id = mid;
+        r.message = (mqttproto_bin){(const uint8_t *)body, strlen(body)};
+        r.qos = (uint8_t)(1 + rnd(2));
+        r.expires_at = rnd(3);
+        emit(g, &r, NULL);
+        for (uint64_t n = rnd(3); n-- > 0 && g->nlive < 64;) {
+            struct live *l = &g->live[g->nlive++];
+            snprintf(l->client, sizeof l->client, "c%d", (int)rnd(4));
+            l->did = g->next_did++;
+            l->mid = mid;
+            l->qos = (uint8_t)(1 + rnd(2));
+            l->stage = 0;
+            memset(&r, 0, sizeof r);
+            r.type = MQTTPROTO_STORE_DELIVERY_PUT;
+            r.delivery_id = l->did;
+            r.message_id = mid;
+            r.qos = l->qos;
+            r.retain = rnd(2) == 0;
+            r.shared = rnd(2) == 0;
+            r.subscription_identifiers = rnd(2) == 0 ? some_ids : NULL;
+            r.subscription_identifier_count = r.subscription_identifiers != NULL ? 2 : 0;
+            emit(g, &r, l->client);
+        }
+    } else if (what < 55 && g->nlive > 0) { /* a delivery moves on */
+        size_t i = (size_t)rnd(g->nlive);
+        struct live *l = &g->live[i];
+        r.delivery_id = l->did;
+        r.packet_id = (uint16_t)(1 + l->did % 100);
+        if (l->stage == 0 || (l->stage == 1 && l->qos == 2)) {
+            r.type =
+                l->stage == 0 ? MQTTPROTO_STORE_DELIVERY_SENT : MQTTPROTO_STORE_DELIVERY_RELEASED;
+            l->stage++;
+            emit(g, &r, l->client);
+            return;
+        }
+        r.type = MQTTPROTO_STORE_DELIVERY_DELETE;
+        emit(g, &r, l->client);
+        uint64_t mid = l->mid;
+        *l = g->live[--g->nlive];
+        bool referred = false;
+        for (size_t k = 0; k < g->nlive; k++) {
+            referred = referred || g->live[k].mid == mid;
+        }
+        if (!referred && rnd(4) != 0) {
+            memset(&r, 0, sizeof r);
+            r.type = MQTTPROTO_STORE_MESSAGE_DELETE;
+            r.message_id = mid;
+            emit(g, &r, NULL);
+        }
+    } else if (what < 62 && g->nrecent > 0) { /* a repeat, as after a failed call */
+        size_t k = (size_t)rnd(g->nrecent < 16 ? g->nrecent : 16);
+        r = g->recent[k];
+        emit(g, &r, g->recent_client[k][0] != '\0' ? g->recent_client[k] : NULL);
+    } else if (what < 68) {
+        r.type = MQTTPROTO_STORE_SESSION_PUT;
+        r.session_expiry_interval = (uint32_t)rnd(5);
+        r.expires_at = rnd(2) == 0 ? UINT64_MAX : rnd(1000);
+        emit(g, &r, client);
+    } else if (what < 71) {
+        r.type = MQTTPROTO_STORE_SESSION_DELETE;
+        emit(g, &r, client);
+    } else if (what < 78) {
+        r.type =
+            rnd(3) == 0 ? MQTTPROTO_STORE_SUBSCRIPTION_DELETE : MQTTPROTO_STORE_SUBSCRIPTION_PUT;
+        r.topic = S(topics[rnd(3)]);
+        r.options = (uint8_t)rnd(64);
+        r.subscription_identifier = (uint32_t)rnd(3);
+        emit(g, &r, client);
+    } else if (what < 84) {
+        r.type = rnd(3) == 0 ? MQTTPROTO_STORE_RETAINED_DELETE : MQTTPROTO_STORE_RETAINED_PUT;
+        r.topic = S(topics[rnd(3)]);
+        r.message_id = r.type == MQTTPROTO_STORE_RETAINED_PUT ? 1 + rnd(g->next_mid) : 0;
+        emit(g, &r, NULL);
+    } else if (what < 89) {
+        r.type = rnd(2) == 0 ? MQTTPROTO_STORE_WILL_DELETE : MQTTPROTO_STORE_WILL_PUT;
+        if (r.type == MQTTPROTO_STORE_WILL_PUT) {
+            r.message_id = 1 + rnd(g->next_mid);
+            r.will_delay = (uint32_t)rnd(10);
+            r.will_at = rnd(2) == 0 ? UINT64_MAX : rnd(1000);
+        }
+        emit(g, &r, client);
+    } else if (what < 95) {
+        r.type = rnd(2) == 0 ? MQTTPROTO_STORE_INBOUND_DELETE : MQTTPROTO_STORE_INBOUND_PUT;
+        r.packet_id = (uint16_t)(1 + rnd(4));
+        emit(g, &r, client);
+    } else { /* what is not there, or is gone */
+        static const mqttproto_store_record_type odd[] = {
+            MQTTPROTO_STORE_DELIVERY_SENT, MQTTPROTO_STORE_DELIVERY_RELEASED,
+            MQTTPROTO_STORE_DELIVERY_DELETE, MQTTPROTO_STORE_MESSAGE_DELETE};
+        r.type = odd[rnd(4)];
+        r.delivery_id = 1 + rnd(g->next_did + 2);
+        r.message_id = r.type == MQTTPROTO_STORE_MESSAGE_DELETE ? 1 + rnd(g->next_mid + 2) : 0;
+        r.packet_id = r.type == MQTTPROTO_STORE_MESSAGE_DELETE ? 0 : (uint16_t)(1 + rnd(9));
+        emit(g, &r, r.type == MQTTPROTO_STORE_MESSAGE_DELETE ? NULL : client);
+    }
+}
+
+static void check_same(struct store *st, struct store *ref, uint64_t seed)
+{
+    char *a = dump_tables(st);
+    char *b = dump_tables(ref);
+    if (strcmp(a, b) != 0) {
+        fprintf(stderr, "seed %llu: the tables differ\njournal:\n%s\nreference:\n%s\n",
+                (unsigned long long)seed, a, b);
+        fail();
+    }
+    free(a);
+    free(b);
+}
+
+static struct store *open_fast(struct fixture *f, const char *path)
+{
+    struct store *st = store_open(path, f->err, sizeof f->err);
+    if (st == NULL) {
+        fail_msg("store_open: %s", f->err);
+    }
+    assert_int_equal(sqlite3_exec(st->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL), SQLITE_OK);
+    return st;
+}
+
+static void compaction_equals_applying_every_record(void **state)
+{
+    struct fixture *f = *state;
+    char ref_path[160];
+    snprintf(ref_path, sizeof ref_path, "%s/reference.db", f->dir);
+    size_t records = 0, compactions = 0, reopens = 0, forgets = 0;
+    for (uint64_t seed = 1; seed <= 300; seed++) {
+        rng_state = seed * 0x9E3779B97F4A7C15ull;
+        unlink(f->path);
+        unlink(ref_path);
+        struct store *st = open_fast(f, f->path);
+        struct store *ref = open_fast(f, ref_path);
+        struct store_batch rb;
+        store_batch_init(&rb);
+        struct gen g;
+        memset(&g, 0, sizeof g);
+        g.st = st;
+        g.ref = &rb;
+        g.next_mid = g.next_did = 1;
+        next_seq = 0;
+        for (int batch = 0; batch < 40; batch++) {
+            for (uint64_t n = 1 + rnd(25); n-- > 0;) {
+                random_record(&g);
+            }
+            records += rb.count;
+            uint64_t seq;
+            assert_true(store_commit(st, &seq, f->err, sizeof f->err));
+            apply_directly(ref, &rb);
+            uint64_t what = rnd(12);
+            if (what < 2) {
+                assert_true(store_compact(st, f->err, sizeof f->err));
+                compactions++;
+                check_same(st, ref, seed);
+            } else if (what == 3) {
+                store_journal_forget(st); /* the next compaction reads the rows */
+                forgets++;
+            } else if (what == 2) {
+                store_close(st); /* the open compacts */
+                st = g.st = open_fast(f, f->path);
+                reopens++;
+                check_same(st, ref, seed);
+            }
+        }
+        assert_true(store_compact(st, f->err, sizeof f->err));
+        check_same(st, ref, seed);
+        store_batch_free(&rb);
+        store_close(st);
+        store_close(ref);
+    }
+    print_message("%zu records, %zu compactions, %zu reopens, %zu reads of the rows forced\n",
+                  records, compactions, reopens, forgets);
+}
+
+static void a_bad_journal_row_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *blob, *reason;
+    } cases[] = {
+        {"x'02'", "an unknown format version"},
+        {"x''", "it is empty"},
+        {"x'01'", "it ends inside a record"},
+        {"x'0101'", "it ends inside a record"},
+        {"x'010163'", "an unknown record type"},
+        {"x'0101020563'", "a length past its end"},
+        {"x'01010201630000'", "bytes after its last record"},
+        {"x'0102020163'", "it ends inside a record"},
+        {"x'0101100163ffff07'", "a value out of range"},
+        {"x'01010a0163ffffffffffffffffff02'", "an integer is too large"},
+        {"x'01ff'", "it ends inside a record"},
+        {"'text'", "it is not a blob"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unlink(f->path);
+        store_close(open_ok(f));
+        char sql[256];
+        snprintf(sql, sizeof sql, "INSERT INTO journal VALUES (%zu, 1, 1, %s)", i + 3,
+                 cases[i].blob);
+        if (strcmp(cases[i].blob, "'text'") == 0) {
+            /* STRICT refuses text in a BLOB column: only a file damaged
+               from outside would hold it. */
+            raw_sql(f, "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql = "
+                       "replace(sql, ') STRICT', ')') WHERE name = 'journal'");
+        }
+        raw_sql(f, sql);
+        char want[256];
+        snprintf(want, sizeof want, "the file is damaged (journal row %zu: %s)", i + 3,
+                 cases[i].reason);
+        expect_refused(f, want);
+    }
+    /* A good row next to it: SESSION_DELETE "c". */
+    unlink(f->path);
+    store_close(open_ok(f));
+    raw_sql(f, "INSERT INTO journal VALUES (1, 1, 1, x'0101020163')");
+    store_close(open_ok(f));
+}
+
+static void a_version_1_file_is_migrated(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f);
+    next_seq = 0;
+    session_put(st, "old", 5, 6);
+    message_put(st, 4, "m", 1, 0);
+    retained(st, MQTTPROTO_STORE_RETAINED_PUT, "t", 4);
+    commit_ok(f, st, 3);
+    compact_ok(f, st, 3);
+    store_close(st);
+    raw_sql(f, "DROP TABLE journal; PRAGMA user_version=1");
+    st = open_ok(f);
+    assert_int_equal(query_int(st, "PRAGMA user_version"), 2);
+    assert_int_equal(query_int(st, "SELECT count(*) FROM journal"), 0);
+    /* The id bounds come from the tables: deleting message 4 is applied. */
+    message_put(st, 4, "m", 1, 0);
+    message_delete(st, 4);
+    commit_ok(f, st, 5);
+    store_close(st);
+    assert_string_equal(reload(f), "session old 5 6\n"
+                                   "retained t 4\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +1180,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_read_only_directory_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(an_unreadable_file_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_bad_row_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_commit_is_one_journal_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(compaction_coalesces, setup, teardown),
+        cmocka_unit_test_setup_teardown(compaction_equals_applying_every_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_bad_journal_row_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_version_1_file_is_migrated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
