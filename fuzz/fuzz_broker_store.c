@@ -69,9 +69,10 @@
  * of stored sessions not expired and that of the model, and its retained
  * count the model's (that one after every operation too); with hold_acks,
  * after an inbound QoS 1/2 PUBLISH or a SUBSCRIBE answer that made records
- * the bytes get_outbound_data() offers do not grow until store_synced()
- * covers them; MQTTPROTO_ERR_NO_MEMORY only after a failed allocation;
- * every byte the broker writes decodes as MQTT 5 server packets.
+ * output waits for (all but DELIVERY_DELETE, MESSAGE_DELETE and the
+ * DELIVERY_SENT of a QoS 1 delivery) the bytes get_outbound_data() offers
+ * do not grow until store_synced() covers the first of them; MQTTPROTO_ERR_NO_MEMORY only after a
+ * failed allocation; every byte the broker writes decodes as MQTT 5 server packets.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -143,7 +144,11 @@ struct mrow {
 struct model {
     struct mrow sessions[MT], subs[MT], msgs[MT], dels[MT], ret[MT], wills[MT], inb[MT];
     uint64_t last_seq; /* of the current broker */
-    bool broken;       /* a table was full: the model is incomplete */
+    /* Records output waits for (all but DELIVERY_DELETE, MESSAGE_DELETE and
+       a QoS 1 DELIVERY_SENT, as broker_store.h says): the last one, and the
+       first after hold_mark. */
+    uint64_t last_hold_seq, first_hold_seq, hold_mark;
+    bool broken; /* a table was full: the model is incomplete */
 };
 
 static bool same(const char *a, mqttproto_str b)
@@ -256,6 +261,15 @@ static void model_record(void *ctx, const mqttproto_store_record *r)
     check(r->seq == m->last_seq + 1, "sequence numbers do not follow each other",
           (long long)r->seq);
     m->last_seq = r->seq;
+    bool holds = r->type != MQTTPROTO_STORE_DELIVERY_DELETE &&
+                 r->type != MQTTPROTO_STORE_MESSAGE_DELETE &&
+                 !(r->type == MQTTPROTO_STORE_DELIVERY_SENT && r->qos == 1);
+    if (holds) {
+        m->last_hold_seq = r->seq;
+        if (m->first_hold_seq <= m->hold_mark) {
+            m->first_hold_seq = r->seq;
+        }
+    }
     const mqttproto_str *cid = &r->client_id;
     struct mrow *row;
     switch (r->type) {
@@ -518,7 +532,9 @@ static void check_retained(struct world *w)
    offered and the last sequence number in *seq. */
 static size_t hold_begin(struct world *w, struct conn *k, uint64_t *seq)
 {
-    *seq = w->m.last_seq;
+    *seq = w->m.last_hold_seq;
+    w->m.hold_mark = w->m.last_seq;
+    w->m.first_hold_seq = 0;
     return k->c != NULL ? ready(w, k) : 0;
 }
 
@@ -526,7 +542,7 @@ static void hold_end(struct world *w, struct conn *k, size_t before, uint64_t se
 {
     /* Only from a state with nothing held: every byte offered before the
        call was all the client's output, and what the call wrote is after. */
-    if (!w->hold || k->c == NULL || w->m.last_seq == seq || w->synced != seq) {
+    if (!w->hold || k->c == NULL || w->m.first_hold_seq == 0 || w->synced < seq) {
         return;
     }
     size_t now = ready(w, k);
@@ -536,7 +552,7 @@ static void hold_end(struct world *w, struct conn *k, size_t before, uint64_t se
        it promises); later records may be for what follows it. */
     if (k->hold_seq <= w->synced) {
         k->hold_len = before;
-        k->hold_seq = seq + 1;
+        k->hold_seq = w->m.first_hold_seq;
     } else if (before < k->hold_len) {
         k->hold_len = before;
     }
@@ -1089,6 +1105,9 @@ static void crash(struct world *w)
     }
     check(mqttproto_broker_set_store(w->b, model_record, m, w->hold) == 0, "set_store", 0);
     m->last_seq = 0;
+    m->last_hold_seq = 0;
+    m->first_hold_seq = 0;
+    m->hold_mark = 0;
     w->synced = 0;
     RESTORE(w, mqttproto_broker_restore_finish(w->b, w->now));
     mqttproto_broker_stats st = mqttproto_broker_get_stats(w->b);
